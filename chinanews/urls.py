@@ -1,0 +1,205 @@
+"""Crawl policy as data: what kind of page a URL points to, and whether it is in scope.
+
+Link kinds are recognised from the *path shape* only, so the same rules hold on the
+real hosts (``https://news.china.com/domestic/945/20251124/49000001.html``) and on
+the local copy of the site, which serves every sub-site under a first path segment
+named after it (``http://127.0.0.1:8000/news/domestic/945/20251124/49000001.html``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+#: Sub-domains of china.com that serve articles, lists or feeds. Anything else under
+#: china.com (ad, stat, image and CDN hosts) is out of scope.
+CHINA_COM_HOSTS = frozenset(
+    {
+        "china.com", "www", "news", "military", "junshi", "finance", "economy", "money",
+        "jiu", "tech", "ent", "culture", "travel", "game", "auto", "edu", "shouyi",
+        "sports", "health", "rank", "3g", "m", "fashion", "history",
+    }
+)
+
+#: The channels a user can pick with ``-a channels=``.
+CHANNELS = ("domestic", "international", "social", "military", "finance", "tech")
+
+# Sub-sites whose host (or, on the local copy, first path segment) alone names the channel.
+_SUBSITE_CHANNEL = {
+    "military": "military", "junshi": "military", "mili": "military",
+    "finance": "finance", "economy": "finance", "money": "finance", "jiu": "finance",
+    "tech": "tech",
+}
+# Path segments of news.china.com that name a channel.
+_PATH_CHANNEL = {
+    "domestic": "domestic", "domesticgd": "domestic", "china": "domestic",
+    "international": "international", "internationalgd": "international", "world": "international",
+    "social": "social", "socialgd": "social",
+}
+# Numeric CMS columns with a known channel (from the site notes).
+COLUMN_CHANNEL = {
+    "945": "domestic", "10000159": "domestic",
+    "1000": "international",
+    "1007": "social", "10000169": "social",
+    "568": "military", "11132797": "military", "11163298": "military", "11172988": "military",
+    "11173294": "finance", "11173306": "finance", "11173302": "finance", "11173292": "finance",
+    "13003071": "finance", "13001906": "finance", "13003065": "finance", "13003105": "finance",
+    "20000860": "finance", "13004692": "finance",
+}
+
+
+class LinkKind(enum.Enum):
+    """What a URL points to. The value is the scheduling priority (higher goes first):
+    pages of an article already under way, then articles, then feeds, then lists."""
+
+    ARTICLE_PAGE = 40
+    ARTICLE = 30
+    FEED = 20
+    LIST = 10
+    OTHER = 0
+
+
+_ARTICLE_RE = re.compile(
+    r"/(?:[A-Za-z0-9_\-]+/)+?(?P<column>\d+)/(?P<date>20\d{6})/(?P<id>\d+)(?:_(?P<page>\d+|all))?\.html?$"
+)
+_TECH_RE = re.compile(
+    r"/article/(?P<date>20\d{6})/(?P<id>[a-z]*\d+)(?:_(?P<page>\d+|all))?\.html?$"
+)
+_FEED_RES = (
+    re.compile(r"/rank/cms/[\w-]+/day/rank(?:_all)?\.js$"),
+    re.compile(r"/getNewsInfo$"),
+    re.compile(r"/p/\d+/?$"),
+    re.compile(r"/api/(?:artical|article|oneArtical)$"),
+)
+_LIST_RE = re.compile(r"(?:^|/)(?:index(?:_\d+)?\.s?html?)?$")
+_ASSET_RE = re.compile(
+    r"\.(?:css|js|json|png|jpe?g|gif|webp|svg|ico|mp4|mp3|woff2?|ttf|pdf|zip|swf)$", re.I
+)
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """The parts of an article URL."""
+
+    article_id: str
+    column_id: str | None
+    date: str  # YYYYMMDD
+    page: str | None  # None for page 1, "N" for ``_N``, "all" for ``_all``
+
+
+def article_ref(url: str) -> ArticleRef | None:
+    """Parse an article URL (any page of it), or return None if it is not one."""
+    path = urlsplit(url).path
+    m = _ARTICLE_RE.search(path)
+    if m:
+        return ArticleRef(m["id"], m["column"], m["date"], m["page"])
+    m = _TECH_RE.search(path)
+    if m:
+        return ArticleRef(m["id"], None, m["date"], m["page"])
+    return None
+
+
+def link_kind(url: str) -> LinkKind:
+    """Classify a URL by its path shape."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return LinkKind.OTHER
+    ref = article_ref(url)
+    if ref is not None:
+        return LinkKind.ARTICLE if ref.page is None else LinkKind.ARTICLE_PAGE
+    path = parts.path or "/"
+    if any(r.search(path) for r in _FEED_RES):
+        return LinkKind.FEED
+    if _ASSET_RE.search(path):
+        return LinkKind.OTHER
+    if _LIST_RE.search(path):
+        return LinkKind.LIST
+    return LinkKind.OTHER
+
+
+def is_china_com(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "china.com":
+        return True
+    if not host.endswith(".china.com"):
+        return False
+    return host[: -len(".china.com")] in CHINA_COM_HOSTS
+
+
+def netloc(url: str) -> str:
+    """Host and port, lower-case, without credentials (``127.0.0.1:8000``)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def in_scope(url: str, extra_netlocs: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True for http(s) URLs on a china.com article host or on one of ``extra_netlocs``
+    (the host[:port] of the start URLs a user gave)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    return netloc(url) in extra_netlocs or is_china_com(parts.hostname or "")
+
+
+def canonical_url(url: str) -> str:
+    """The article's canonical URL: https on china.com hosts, no ``_N``/``_all`` suffix,
+    no query, no fragment. Non-article URLs are only stripped of query and fragment."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    scheme = "https" if is_china_com(host) else parts.scheme.lower()
+    loc = host if (scheme == "https" and is_china_com(host)) or not parts.port else f"{host}:{parts.port}"
+    path = re.sub(r"_(?:\d+|all)(\.html?)$", r"\1", parts.path) if article_ref(url) else parts.path
+    return urlunsplit((scheme, loc, path, "", ""))
+
+
+def article_page_url(url: str, page: str) -> str:
+    """The URL of one page of an article: ``page`` is "1" (first), "N" (``_{N-1}``) or "all"."""
+    parts = urlsplit(canonical_url(url) if is_china_com(urlsplit(url).hostname or "") else url)
+    base = re.sub(r"_(?:\d+|all)(\.html?)$", r"\1", parts.path)
+    if page != "1":
+        suffix = "all" if page == "all" else str(int(page) - 1)
+        base = re.sub(r"(\.html?)$", rf"_{suffix}\1", base)
+    return urlunsplit((parts.scheme, parts.netloc, base, "", ""))
+
+
+def request_url(url: str) -> str:
+    """A normalised URL to request: fragment dropped, query kept (feeds need it)."""
+    return canonicalize_url(url, keep_fragments=False)
+
+
+def channel_of(url: str) -> str | None:
+    """The channel (``domestic``, ``military``, ...) an article or list URL belongs to.
+
+    Reads the host's sub-domain, then the path segments up to the CMS column id, then the
+    column id itself; on the local copy the first path segment stands for the sub-domain.
+    Returns the sub-site name (``ent``, ``culture``) for other china.com sections, and
+    None when nothing names a channel.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    labels: list[str] = []
+    if host.endswith(".china.com"):
+        labels.append(host[: -len(".china.com")])
+    segments = [s for s in parts.path.split("/") if s]
+    ref = article_ref(url)
+    for seg in segments[:-1] if ref else segments:
+        if ref and seg == ref.column_id:
+            break
+        labels.append(seg.lower())
+    for label in labels:
+        if label in _SUBSITE_CHANNEL:
+            return _SUBSITE_CHANNEL[label]
+    for label in labels:
+        if label in _PATH_CHANNEL:
+            return _PATH_CHANNEL[label]
+    if ref and ref.column_id in COLUMN_CHANNEL:
+        return COLUMN_CHANNEL[ref.column_id]
+    for label in labels:
+        if label in CHINA_COM_HOSTS and label not in ("www", "news", "3g", "m", "act", "china.com"):
+            return label
+    return None
