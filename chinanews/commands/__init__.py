@@ -1,0 +1,1 @@
+"""Project commands: ``scrapy crawl`` with spider arguments checked before anything starts."""

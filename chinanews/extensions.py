@@ -1,0 +1,79 @@
+"""Extensions: tell the user where the output goes, and what the crawl did.
+
+``CrawlSummary`` logs the feed locations when the crawl opens and, when it closes, one
+summary of the crawl: articles emitted (per template), pages fetched by kind, pages that
+did not become articles (per reason), links left out of scope, HTTP errors and elapsed time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "chinanews/"
+
+
+def _group(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix) and "/" not in k[len(prefix):]}
+
+
+def summarise(stats: dict[str, Any]) -> dict[str, Any]:
+    """The crawl's figures, grouped, from the Scrapy stats."""
+    elapsed = stats.get("elapsed_time_seconds")
+    return {
+        "articles_emitted": stats.get(f"{PREFIX}articles/emitted", 0),
+        "articles_by_template": _group(stats, f"{PREFIX}articles/template/"),
+        "pages_by_kind": _group(stats, f"{PREFIX}pages/"),
+        "no_article_by_reason": _group(stats, f"{PREFIX}no_article/"),
+        "links_skipped": _group(stats, f"{PREFIX}links/"),
+        "out_of_scope_blocked": stats.get(f"{PREFIX}scope/blocked", 0),
+        "http_errors_by_status": {
+            status: count
+            for status, count in _group(stats, "downloader/response_status_count/").items()
+            if not status.startswith(("2", "3"))
+        },
+        "retries": stats.get("retry/count", 0),
+        "download_errors": stats.get("downloader/exception_count", 0),
+        "elapsed_seconds": round(elapsed, 1) if isinstance(elapsed, (int, float)) else None,
+        "finish_reason": stats.get("finish_reason"),
+    }
+
+
+class CrawlSummary:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlSummary:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self) -> None:
+        feeds = self.crawler.settings.getdict("FEEDS")
+        for uri in feeds:
+            logger.info("Articles are written to %s", uri)
+
+    def spider_closed(self, reason: str) -> None:
+        assert self.crawler.stats is not None
+        stats = dict(self.crawler.stats.get_stats())
+        stats.setdefault("finish_reason", reason)
+        summary = summarise(stats)
+        lines = [
+            f"Crawl finished ({reason}): {summary['articles_emitted']} articles emitted"
+            f" in {summary['elapsed_seconds']} s",
+            f"  articles by template: {summary['articles_by_template'] or '-'}",
+            f"  pages fetched by kind: {summary['pages_by_kind'] or '-'}",
+            f"  pages that are not articles: {summary['no_article_by_reason'] or '-'}",
+            f"  links not followed: {summary['links_skipped'] or '-'}; out-of-scope requests blocked: {summary['out_of_scope_blocked']}",
+            f"  HTTP errors by status: {summary['http_errors_by_status'] or '-'}; retries: {summary['retries']}; download errors: {summary['download_errors']}",
+        ]
+        logger.info("\n".join(lines))

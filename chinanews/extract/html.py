@@ -1,0 +1,194 @@
+"""Decoding, parsing, URL and sanitising helpers around lxml.
+
+Every page is decoded once (``decode``), parsed once (``parse``) and then read with
+precompiled XPath; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import lxml.html
+from lxml import etree
+from lxml_html_clean import Cleaner
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
+
+HtmlElement = lxml.html.HtmlElement
+
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+_CLEANER = Cleaner(
+    scripts=True,
+    javascript=True,
+    comments=True,
+    style=True,
+    inline_style=True,
+    links=True,
+    meta=True,
+    page_structure=False,
+    processing_instructions=True,
+    embedded=True,
+    frames=True,
+    forms=True,
+    annoying_tags=True,
+    remove_unknown_tags=False,
+    safe_attrs_only=True,
+    safe_attrs=frozenset(
+        {"href", "src", "alt", "title", "width", "height", "colspan", "rowspan", "class", "id"}
+    ),
+)
+
+
+def decode(html: str | bytes | None, encoding: str | None = None) -> str:
+    """Text of a page: ``encoding`` (e.g. from the HTTP header), else a BOM or the
+    ``<meta charset>`` / http-equiv declaration, else UTF-8, then GB18030 if UTF-8 fails.
+    Undecodable bytes become U+FFFD; this never raises."""
+    if html is None:
+        return ""
+    if isinstance(html, str):
+        return html
+    data = bytes(html)
+    try:
+        enc = resolve_encoding(encoding) if encoding else None
+        if enc is None and encoding is None:
+            declared = html_body_declared_encoding(data[:16384])
+            if declared is None:
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    try:
+                        return data.decode("gb18030")
+                    except UnicodeDecodeError:
+                        pass
+        header = f"text/html; charset={enc}" if enc else None
+        return html_to_unicode(header, data)[1]
+    except Exception:  # an unknown or broken declaration
+        return data.decode("utf-8", errors="replace")
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The ``charset=`` of a Content-Type header value."""
+    m = _CHARSET.search(content_type or "")
+    return m.group(1) if m else None
+
+
+def parse(text: str) -> HtmlElement | None:
+    """The document's root element, or None when there is nothing to parse."""
+    if not text or not text.strip():
+        return None
+    text = _XML_DECL.sub("", text, count=1)
+    if "\x00" in text or _CONTROL.search(text[:2048]):
+        text = _CONTROL.sub("", text)
+    try:
+        root = lxml.html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
+    return root
+
+
+def looks_binary(text: str) -> bool:
+    """True when the decoded text is mostly replacement or control characters."""
+    sample = text[:8192]
+    if not sample:
+        return False
+    bad = sample.count("\ufffd") + len(_CONTROL.findall(sample))
+    return bad > len(sample) * 0.1
+
+
+class UrlJoiner:
+    """Absolutise hrefs against a page URL (or its ``<base href>``), with a small cache."""
+
+    __slots__ = ("base", "cache", "scheme")
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.scheme = urlsplit(base).scheme or "https"
+        self.cache: dict[str, str | None] = {}
+
+    def __call__(self, href: str | None, *, keep_fragment: bool = False) -> str | None:
+        """Absolute http(s) URL without fragment, or None for ``javascript:``, ``#x``, etc."""
+        if not href:
+            return None
+        key = href if not keep_fragment else "#" + href
+        if key in self.cache:
+            return self.cache[key]
+        out = self._join(href, keep_fragment)
+        self.cache[key] = out
+        return out
+
+    def _join(self, href: str, keep_fragment: bool) -> str | None:
+        href = href.strip().strip("\u200b\ufeff")
+        if not href or href.startswith("#"):
+            return None
+        low = href[:11].lower()
+        if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
+            return None
+        try:
+            url = urljoin(self.base, href)
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        if not keep_fragment and parts.fragment:
+            url = urlunsplit(parts._replace(fragment=""))
+        return url
+
+
+def base_url(root: HtmlElement, url: str) -> str:
+    """The page URL, or its ``<base href>`` when one is given."""
+    for base in root.iterfind(".//head/base"):
+        href = base.get("href")
+        if href:
+            try:
+                return urljoin(url, href.strip())
+            except ValueError:
+                return url
+    return url
+
+
+def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -> str:
+    """The HTML of ``container`` without ``drop`` elements, scripts, styles, frames, event
+    handlers and ``javascript:`` URLs; links and image sources made absolute."""
+    dropped = set(drop)
+    # copy, then remove the counterparts of ``drop`` by walking both trees in step
+    clone = copy.deepcopy(container)
+    if dropped:
+        doomed = [c for o, c in zip(container.iter(), clone.iter()) if o in dropped]
+        for el in doomed:
+            parent = el.getparent()
+            if parent is None:
+                continue
+            tail = el.tail
+            if tail and tail.strip():
+                prev = el.getprevious()
+                if prev is not None:
+                    prev.tail = (prev.tail or "") + tail
+                else:
+                    parent.text = (parent.text or "") + tail
+            parent.remove(el)
+    for img in clone.iter("img"):
+        src = img.get("data-src") or img.get("data-original") or img.get("src")
+        absolute = join(src)
+        if absolute:
+            img.set("src", absolute)
+    for a in clone.iter("a"):
+        href = a.get("href")
+        if href is not None:
+            absolute = join(href, keep_fragment=True)
+            if absolute:
+                a.set("href", absolute)
+    try:
+        wrapper = lxml.html.Element("div")
+        wrapper.append(clone)
+        _CLEANER(wrapper)
+        if len(wrapper) == 0:
+            return ""
+        return lxml.html.tostring(wrapper[0], encoding="unicode", with_tail=False)
+    except Exception:
+        return ""

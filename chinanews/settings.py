@@ -1,0 +1,62 @@
+"""Scrapy settings for chinanews: polite defaults for the real site.
+
+Per-environment values (output location, data directory) come from ``-s NAME=VALUE``,
+environment variables or Scrapyd job settings, never from edited source. Every setting of
+our own is documented in ``docs/settings.md``; Scrapy's are at
+https://docs.scrapy.org/en/latest/topics/settings.html
+"""
+
+from __future__ import annotations
+
+import os
+
+from chinanews import __version__
+
+BOT_NAME = "chinanews"
+
+SPIDER_MODULES = ["chinanews.spiders"]
+NEWSPIDER_MODULE = "chinanews.spiders"
+COMMANDS_MODULE = "chinanews.commands"
+
+ADDONS: dict[str, int] = {}
+
+# Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
+USER_AGENT = (
+    f"chinanews/{__version__} (news archive crawler; "
+    "+https://github.com/chinanews/chinanews)"
+)
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.5
+DOWNLOAD_TIMEOUT = 30
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+
+# Retries on 5xx, 408, 429 and timeouts (Scrapy's RETRY_HTTP_CODES default), three times.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before robots.txt (100): an out-of-scope request is never sent, not even for robots.
+    "chinanews.middlewares.ScopeMiddleware": 50,
+}
+
+EXTENSIONS = {
+    "chinanews.extensions.CrawlSummary": 500,
+}
+
+# Where outputs go when no -o/-O is given: <CHINANEWS_DATA_DIR>/jsonl/<spider>/<spider>-<time>.jsonl
+CHINANEWS_DATA_DIR = os.environ.get("CHINANEWS_DATA_DIR", "data")
+
+FEED_EXPORT_ENCODING = "utf-8"

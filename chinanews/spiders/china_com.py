@@ -1,0 +1,395 @@
+"""The ``china_com`` spider: decides where to go, never what a page says.
+
+Pages are routed by the shape of their URL (``chinanews.urls.link_kind``) to the
+extractors in ``chinanews.extract``; the spider follows what they return, at the priority
+of each link kind, inside the crawl's scope, channels and ``since`` date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+
+from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
+from chinanews.items import Article
+from chinanews.urls import (
+    CHANNELS,
+    LinkKind,
+    article_page_url,
+    article_ref,
+    channel_of,
+    in_scope,
+    link_kind,
+    netloc,
+    request_url,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The default seeds: the news home, the channel list pages, the hot-ranking feeds and the
+#: finance JSON column lists (see docs/site-notes.md).
+DEFAULT_SEEDS = (
+    "https://news.china.com/",
+    "https://news.china.com/domestic/",
+    "https://news.china.com/international/",
+    "https://news.china.com/social/",
+    "https://military.china.com/news/",
+    "https://finance.china.com/domestic/",
+    "https://tech.china.com/articles/",
+    "https://rank.china.com/rank/cms/news/day/rank_all.js",
+    "https://rank.china.com/rank/cms/mili/day/rank_all.js",
+    *(
+        f"https://finance.china.com/index/getNewsInfo?page=1&column_id={column}"
+        for column in ("11173294", "13003071", "11173306", "11173302", "13001906", "13003065")
+    ),
+)
+
+STAT = "chinanews"
+
+
+class ArgumentError(ValueError):
+    """A spider argument that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CrawlArgs:
+    """The spider's arguments, checked."""
+
+    start_urls: tuple[str, ...] = ()
+    since: date | None = None
+    channels: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, kwargs: dict[str, Any]) -> CrawlArgs:
+        start_urls = _split(kwargs.get("start_urls"))
+        for url in start_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ArgumentError(
+                    f"start_urls: {url!r} is not an http(s) URL; "
+                    "give absolute URLs, e.g. -a start_urls=http://127.0.0.1:8000/"
+                )
+        since = None
+        if kwargs.get("since"):
+            try:
+                since = date.fromisoformat(str(kwargs["since"]).strip())
+            except ValueError:
+                raise ArgumentError(
+                    f"since: {kwargs['since']!r} is not a date; use YYYY-MM-DD, e.g. -a since=2025-11-01"
+                ) from None
+        channels = frozenset(c.lower() for c in _split(kwargs.get("channels")))
+        unknown = sorted(channels - set(CHANNELS))
+        if unknown:
+            raise ArgumentError(
+                f"channels: unknown {', '.join(unknown)}; choose from {','.join(CHANNELS)}"
+            )
+        return cls(start_urls=start_urls, since=since, channels=channels)
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(s.strip() for s in items if s and s.strip())
+
+
+class ChinaComSpider(scrapy.Spider):
+    """Crawls china.com's channel lists, feeds and the related news of every article.
+
+    Arguments (``-a NAME=VALUE``): ``start_urls`` (comma-separated, replaces the seeds),
+    ``since`` (YYYY-MM-DD: skip older articles, stop paginating past it), ``channels``
+    (comma-separated subset of domestic, international, social, military, finance, tech).
+    """
+
+    name = "china_com"
+    custom_settings: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = CrawlArgs.parse(kwargs)
+        kwargs.pop("start_urls", None)
+        super().__init__(*args, **kwargs)
+        self.seeds = self.args.start_urls or DEFAULT_SEEDS
+        self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
+        self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
+        self._scheduled_ids: set[str] = set()
+
+    @classmethod
+    def check_arguments(cls, kwargs: dict[str, Any]) -> None:
+        """Raise ``ArgumentError`` for arguments the spider cannot use (called by ``crawl``)."""
+        CrawlArgs.parse(kwargs)
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if not settings.getdict("FEEDS"):
+            data_dir = settings.get("CHINANEWS_DATA_DIR") or "data"
+            path = os.path.join(data_dir, "jsonl", "%(name)s", "%(name)s-%(time)s.jsonl")
+            settings.set("FEEDS", {path: {"format": "jsonlines", "encoding": "utf-8"}}, "spider")
+
+    # -- seeds and routing ------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.seeds:
+            request = self._follow(url, via="seed")
+            if request is not None:
+                yield request
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Any page whose kind is known only from its URL (start URLs, redirects)."""
+        kind = link_kind(response.url)
+        if kind in (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE):
+            yield from self.parse_article(response)
+        elif kind is LinkKind.FEED:
+            yield from self.parse_feed(response)
+        else:
+            yield from self.parse_list(response)
+
+    def _callback_for(self, kind: LinkKind) -> Any:
+        return {
+            LinkKind.ARTICLE: self.parse_article,
+            LinkKind.FEED: self.parse_feed,
+            LinkKind.LIST: self.parse_list,
+        }[kind]
+
+    def _channel_allowed(self, url: str, kind: LinkKind) -> bool:
+        if not self.args.channels:
+            return True
+        channel = channel_of(url)
+        if kind is LinkKind.ARTICLE:
+            return channel in self.args.channels
+        # Lists and feeds of a chosen channel, or of none in particular (home pages, rankings).
+        return channel in self.args.channels or channel not in CHANNELS
+
+    def _follow(self, url: str, *, via: str, priority_bonus: int = 0) -> scrapy.Request | None:
+        """A request for ``url`` if the crawl policy says to go there, else None."""
+        kind = link_kind(url)
+        if kind is LinkKind.OTHER:
+            return None
+        if kind is LinkKind.ARTICLE_PAGE:
+            # A link into a multi-page article: start from its first page.
+            url, kind = article_page_url(url, "1"), LinkKind.ARTICLE
+        stats = self.crawler.stats
+        assert stats is not None
+        if not self._in_scope(url):
+            stats.inc_value(f"{STAT}/links/out_of_scope")
+            return None
+        if not self._channel_allowed(url, kind):
+            stats.inc_value(f"{STAT}/links/other_channel")
+            return None
+        if kind is LinkKind.ARTICLE:
+            ref = article_ref(url)
+            assert ref is not None
+            if self._since_day and ref.date < self._since_day:
+                stats.inc_value(f"{STAT}/links/before_since")
+                return None
+            if ref.article_id in self._scheduled_ids:
+                return None
+            self._scheduled_ids.add(ref.article_id)
+        return scrapy.Request(
+            request_url(url),
+            callback=self._callback_for(kind),
+            priority=kind.value + priority_bonus,
+            meta={"via": via},
+        )
+
+    def _in_scope(self, url: str) -> bool:
+        return in_scope(url, self.scope_netlocs)
+
+    def _follow_all(self, urls: Iterable[str], *, via: str) -> Iterator[scrapy.Request]:
+        for url in urls:
+            request = self._follow(url, via=via)
+            if request is not None:
+                yield request
+
+    def _count_page(self, kind: str) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value(f"{STAT}/pages/{kind}")
+
+    # -- lists and feeds --------------------------------------------------------------
+
+    def parse_list(self, response: Response) -> Iterator[Any]:
+        self._count_page("list")
+        if not isinstance(response, TextResponse):
+            self._no_article("not_text", response)
+            return
+        page = extract_list(response.url, response.body, encoding=response.encoding)
+        yield from self._follow_entries(page.entries, via="list")
+        yield from self._follow_all(page.links, via="nav")
+        if page.next_page and not self._past_since(page.entries):
+            request = self._follow(page.next_page, via="pagination")
+            if request is not None:
+                yield request
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        self._count_page("feed")
+        page = parse_feed(response.url, response.body)
+        if not page.entries:
+            self.crawler.stats.inc_value(f"{STAT}/feeds/empty")  # type: ignore[union-attr]
+        yield from self._follow_entries(page.entries, via="feed")
+        if page.next_page and page.entries and not self._past_since(page.entries):
+            request = self._follow(page.next_page, via="pagination")
+            if request is not None:
+                yield request
+
+    def _follow_entries(self, entries: Iterable[Any], *, via: str) -> Iterator[scrapy.Request]:
+        for entry in entries:
+            if self._before_since(entry.published_at):
+                self.crawler.stats.inc_value(f"{STAT}/links/before_since")  # type: ignore[union-attr]
+                continue
+            request = self._follow(entry.url, via=via)
+            if request is not None:
+                yield request
+
+    def _before_since(self, published_at: str | None) -> bool:
+        return bool(self.args.since and published_at and published_at[:10] < self.args.since.isoformat())
+
+    def _past_since(self, entries: list[Any]) -> bool:
+        """True when a list page has reached articles older than ``since``: stop paginating."""
+        if not self.args.since:
+            return False
+        dated = [e.published_at for e in entries if e.published_at]
+        if not dated:
+            return False
+        if min(dated)[:10] < self.args.since.isoformat():
+            self.crawler.stats.inc_value(f"{STAT}/lists/stopped_at_since")  # type: ignore[union-attr]
+            return True
+        return False
+
+    # -- articles ---------------------------------------------------------------------
+
+    def parse_article(self, response: Response, parts: list[Article] | None = None) -> Iterator[Any]:
+        """An article page: emit it, or walk to its remaining pages first."""
+        self._count_page("article" if parts is None else "article_page")
+        if not isinstance(response, TextResponse):
+            self._no_article("not_text", response)
+            return
+        result = extract_article(response.url, response.body, encoding=response.encoding)
+        yield from self._follow_article_links(result)
+        ref = article_ref(response.url)
+        if result.article is None:
+            if parts:  # a later page failed: emit what the earlier pages gave
+                yield from self._emit(self._merge(parts), response)
+            else:
+                self._no_article(result.reason or "unknown", response)
+            return
+        is_all_page = ref is not None and ref.page == "all"
+        if parts is None and not is_all_page and result.links.all_page:
+            # Multi-page: one request for the whole text instead of walking every page.
+            yield scrapy.Request(
+                request_url(result.links.all_page),
+                callback=self.parse_all_page,
+                errback=self._all_page_failed,
+                priority=LinkKind.ARTICLE_PAGE.value,
+                cb_kwargs={"first": result},
+                meta={"via": "pager"},
+            )
+            return
+        if not is_all_page and result.links.next_page and self._in_scope(result.links.next_page):
+            walked = [*(parts or []), result.article]
+            next_url = request_url(result.links.next_page)
+            if len(walked) < 100 and next_url != request_url(response.url):
+                yield scrapy.Request(
+                    next_url,
+                    callback=self.parse_article,
+                    priority=LinkKind.ARTICLE_PAGE.value,
+                    cb_kwargs={"parts": walked},
+                    meta={"via": "pager"},
+                )
+                return
+        if parts:
+            yield from self._emit(self._merge([*parts, result.article]), response)
+        else:
+            yield from self._emit(result.article, response)
+
+    def parse_all_page(self, response: Response, first: ArticleExtraction) -> Iterator[Any]:
+        """The ``<id>_all.html`` page of a multi-page article."""
+        self._count_page("article_page")
+        result = extract_article(response.url, response.body, encoding=getattr(response, "encoding", None))
+        if result.article is None:
+            yield from self._walk_from_first(first)
+            return
+        if first.links.page_count and result.article.pages < first.links.page_count:
+            result.article.pages = first.links.page_count
+        yield from self._emit(result.article, response)
+
+    def _all_page_failed(self, failure: Any) -> Iterator[Any]:
+        first: ArticleExtraction = failure.request.cb_kwargs["first"]
+        self.crawler.stats.inc_value(f"{STAT}/multipage/all_page_failed")  # type: ignore[union-attr]
+        yield from self._walk_from_first(first)
+
+    def _walk_from_first(self, first: ArticleExtraction) -> Iterator[Any]:
+        assert first.article is not None
+        if first.links.next_page and self._in_scope(first.links.next_page):
+            yield scrapy.Request(
+                request_url(first.links.next_page),
+                callback=self.parse_article,
+                priority=LinkKind.ARTICLE_PAGE.value,
+                cb_kwargs={"parts": [first.article]},
+                meta={"via": "pager"},
+            )
+        else:
+            self.crawler.stats.inc_value(f"{STAT}/multipage/incomplete")  # type: ignore[union-attr]
+            yield from self._emit(first.article, None)
+
+    def _follow_article_links(self, result: ArticleExtraction) -> Iterator[scrapy.Request]:
+        links = result.links
+        yield from self._follow_all(links.related, via="related")
+        yield from self._follow_all(links.recommended, via="recommended")
+        yield from self._follow_all(links.body, via="body")
+        yield from self._follow_all(links.other, via="nav")
+
+    @staticmethod
+    def _merge(parts: list[Article]) -> Article:
+        """One article from the pages of a multi-page article, each page's text once, in order."""
+        first = parts[0]
+        seen_images: set[str] = set()
+        images = []
+        for part in parts:
+            for image in part.images:
+                if image.get("url") not in seen_images:
+                    seen_images.add(image.get("url"))
+                    images.append(image)
+        related: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            for link in part.related:
+                related.setdefault(link["url"], link)
+        return dataclasses.replace(
+            first,
+            body="\n".join(p.body for p in parts if p.body),
+            body_html="\n".join(p.body_html for p in parts if p.body_html),
+            images=images,
+            related=list(related.values()),
+            pages=len(parts),
+            editor=next((p.editor for p in reversed(parts) if p.editor), first.editor),
+        )
+
+    def _emit(self, article: Article, response: Response | None) -> Iterator[Article]:
+        stats = self.crawler.stats
+        assert stats is not None
+        if self._before_since(article.published_at):
+            stats.inc_value(f"{STAT}/articles/before_since")
+            return
+        if self.args.channels and article.channel not in self.args.channels:
+            stats.inc_value(f"{STAT}/articles/other_channel")
+            return
+        article.crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stats.inc_value(f"{STAT}/articles/emitted")
+        stats.inc_value(f"{STAT}/articles/template/{article.template}")
+        yield article
+
+    def _no_article(self, reason: str, response: Response) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value(f"{STAT}/no_article/{reason}")
+        logger.debug("No article (%s): %s", reason, response.url)
