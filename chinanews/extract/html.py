@@ -159,7 +159,7 @@ def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -
     # copy, then remove the counterparts of ``drop`` by walking both trees in step
     clone = copy.deepcopy(container)
     if dropped:
-        doomed = [c for o, c in zip(container.iter(), clone.iter()) if o in dropped]
+        doomed = [c for o, c in zip(container.iter(), clone.iter(), strict=False) if o in dropped]
         for el in doomed:
             parent = el.getparent()
             if parent is None:

@@ -1,0 +1,256 @@
+"""Links of a page, sorted by role: pager (by link *text*: the site's pager classes are
+swapped), related list, recommended lists, body, and everything else including script
+sources and feed URLs named in inline scripts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from chinanews.extract.html import HtmlElement, UrlJoiner
+from chinanews.extract.model import ArticleLinks
+from chinanews.extract.templates.base import Page, has_class, text_of
+from chinanews.extract.text import clean, date_pair, dedupe
+from chinanews.urls import LinkKind, canonical_url, link_kind
+
+#: Elements whose own text names the keyword slot or the related-news heading.
+LABELS = etree.XPath(
+    "//*[not(self::script) and not(self::style) and not(self::title) and not(self::a)]"
+    "[text()[contains(., '关键词') or contains(., '相关新闻') or contains(., '相关阅读')]]"
+    " | //a[contains(., '相关新闻') or contains(., '相关阅读')]"
+)
+_QUOTED = re.compile(r"""["']((?:https?:)?//[^"'\s<>\\]+|/[^"'\s<>\\]+)["']""")
+_RECOMMENDED = re.compile(
+    r"arttj|recommend|tuijian|xgtj|ranktop|hotnews|hot_news|hot-news|js-follow-right", re.I
+)
+_PAGER = re.compile(r"multipageNum|pageStyle|^pages?$|pager|pagination|page-?box", re.I)
+_DIGITS = re.compile(r"\d+")
+_TOTAL = re.compile(r"共\s*(\d+)\s*页")
+_NOT_LIST = ("footer", "foot", "copyright")
+_INLINE_LABELS = frozenset({"span", "em", "strong", "b", "label", "i", "font", "dt", "h4", "h5"})
+
+
+def _inside(el: HtmlElement, container: HtmlElement | None) -> bool:
+    if container is None:
+        return False
+    return any(anc is container for anc in el.iterancestors())
+
+
+def related_box_by_heading(
+    labels: list[HtmlElement], body: HtmlElement | None
+) -> HtmlElement | None:
+    """The list that follows a 相关新闻 / 相关阅读 heading (the heading's next sibling, or its
+    wrapper's next sibling when the heading stands alone in a title bar)."""
+    for el in labels:
+        text = text_of(el)
+        if not text.startswith(("相关新闻", "相关阅读")) or len(text) > 16 or _inside(el, body):
+            continue
+        node: HtmlElement | None = el
+        for _ in range(3):
+            if node is None:
+                break
+            sib = next(
+                (
+                    s
+                    for s in node.itersiblings()
+                    if isinstance(s.tag, str) and s.tag not in ("script", "style")
+                ),
+                None,
+            )
+            if sib is not None:
+                marker = ((sib.get("class") or "") + " " + (sib.get("id") or "")).lower()
+                if sib.tag == "footer" or any(m in marker for m in _NOT_LIST):
+                    return None
+                return sib
+            node = node.getparent()
+            if node is not None and node.tag in ("body", "html"):
+                break
+    return None
+
+
+def keyword_slot(labels: list[HtmlElement], body: HtmlElement | None) -> list[str]:
+    """Link texts of the visible 关键词 slot (empty when the slot is empty or absent)."""
+    for el in labels:
+        own = clean(el.text)
+        if not own.startswith("关键词") or _inside(el, body):
+            continue
+        anchors = list(el.iter("a"))
+        if not anchors and el.tag in _INLINE_LABELS:
+            # "<span>关键词:</span><a>…</a>": the slot is the label's parent
+            anchors = [a for sib in el.itersiblings() for a in sib.iter("a")]
+        words = dedupe([text_of(a) for a in anchors])
+        if words:
+            return words
+    return []
+
+
+def recommended_boxes(page: Page, body: HtmlElement | None) -> list[HtmlElement]:
+    """Right-rail article lists: ``#js-arttj-med`` and lists named like it."""
+    boxes = [el for key, el in page.ids.items() if _RECOMMENDED.search(key)]
+    for cls, els in page.classes.items():
+        if _RECOMMENDED.search(cls):
+            boxes.extend(els)
+    if body is not None and boxes:
+        around = set(body.iterancestors())
+        around.add(body)
+        boxes = [b for b in boxes if b not in around]
+    return boxes
+
+
+def related_items(box: HtmlElement | None, join: UrlJoiner) -> list[dict[str, Any]]:
+    """``{url, title, published_at}`` per item of a related list; the date is the one printed
+    beside the link in its ``<li>`` (or item block)."""
+    if box is None:
+        return []
+    units: list[HtmlElement] = list(box.iter("li"))
+    if not units:
+        seen_units: list[HtmlElement] = []
+        for a in box.iter("a"):
+            unit = a
+            while unit.getparent() is not None and unit.getparent() is not box:
+                unit = unit.getparent()
+            if unit.getparent() is None:
+                unit = a
+            if not seen_units or seen_units[-1] is not unit:
+                seen_units.append(unit)
+        units = seen_units
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for unit in units:
+        anchors = [unit] if unit.tag == "a" else list(unit.iter("a"))
+        chosen, title = None, None
+        for a in anchors:
+            url = join(a.get("href"))
+            if not url:
+                continue
+            text = text_of(a) or clean(a.get("title"))
+            if chosen is None or (not title and text):
+                chosen, title = url, text or None
+            if title:
+                break
+        if chosen is None:
+            continue
+        url = canonical_url(chosen)
+        if url in seen:
+            continue
+        seen.add(url)
+        published_at = date_pair(text_of(unit))[0] if unit.tag != "a" else None
+        out.append({"url": url, "title": title, "published_at": published_at})
+    return out
+
+
+def _pager_box(page: Page, anchors: list[HtmlElement]) -> HtmlElement | None:
+    for key, el in page.ids.items():
+        if key.startswith("chan_multipageNum"):
+            return el
+    found = page.first_class("pageStyle5")
+    if found is not None:
+        return found
+    for a in anchors:
+        node = a.getparent()
+        for _ in range(3):
+            if node is None:
+                break
+            marker = (node.get("class") or "") + " " + (node.get("id") or "")
+            if _PAGER.search(marker):
+                return node
+            node = node.getparent()
+        if a.getparent() is not None:
+            return a.getparent()
+    return None
+
+
+def page_count(box: HtmlElement | None) -> int | None:
+    """The pager's total: ``span.sumPage cite``, ``共N页``, else the largest page number."""
+    if box is None:
+        return None
+    for el in box.iter():
+        if isinstance(el.tag, str) and has_class(el, "sumPage"):
+            m = _DIGITS.search(text_of(el))
+            if m:
+                return int(m.group())
+    m = _TOTAL.search(text_of(box))
+    if m:
+        return int(m.group(1))
+    numbers = [
+        int(t)
+        for el in box.iter("a", "span", "em", "strong", "b")
+        if (t := text_of(el)).isdigit() and len(t) < 4
+    ]
+    return max(numbers) if numbers else None
+
+
+def script_urls(root: HtmlElement, join: UrlJoiner) -> list[str]:
+    """``<script src>`` URLs, and feed URLs quoted in inline scripts."""
+    out: list[str] = []
+    for script in root.iter("script"):
+        src = script.get("src")
+        if src:
+            url = join(src)
+            if url:
+                out.append(url)
+            continue
+        code = script.text
+        if not code or len(code) > 500_000:
+            continue
+        for m in _QUOTED.finditer(code):
+            url = join(m.group(1), keep_fragment=False)
+            if url and link_kind(url) is LinkKind.FEED:
+                out.append(url)
+    return out
+
+
+def collect_links(
+    page: Page,
+    join: UrlJoiner,
+    body: HtmlElement | None,
+    related_box: HtmlElement | None,
+) -> ArticleLinks:
+    """Every link of an article page, by role."""
+    body_set = set(body.iter("a")) if body is not None else set()
+    related_set = set(related_box.iter("a")) if related_box is not None else set()
+    rec_set: set[HtmlElement] = set()
+    for box in recommended_boxes(page, body):
+        rec_set.update(box.iter("a"))
+    links = ArticleLinks()
+    pager_anchors: list[HtmlElement] = []
+    related: list[str] = []
+    recommended: list[str] = []
+    in_body: list[str] = []
+    other: list[str] = []
+    for a in page.root.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        text = a.text_content().strip(" \t\r\n\u3000\xa0")
+        if text in ("下一页", "全文", "上一页"):
+            pager_anchors.append(a)
+            if text == "下一页" and links.next_page is None:
+                links.next_page = join(href)
+                continue
+            if text == "全文" and links.all_page is None:
+                links.all_page = join(href)
+                continue
+        url = join(href)
+        if url is None:
+            continue
+        if a in related_set:
+            related.append(url)
+        elif a in rec_set:
+            recommended.append(url)
+        elif a in body_set:
+            in_body.append(url)
+        else:
+            other.append(url)
+    if pager_anchors or any(k.startswith("chan_multipageNum") for k in page.ids):
+        links.page_count = page_count(_pager_box(page, pager_anchors))
+    other.extend(script_urls(page.root, join))
+    links.related = dedupe(related)
+    links.recommended = dedupe(recommended)
+    links.body = dedupe(in_body)
+    taken = set(links.related) | set(links.recommended) | set(links.body)
+    taken.update(u for u in (links.next_page, links.all_page) if u)
+    links.other = [u for u in dedupe(other) if u not in taken]
+    return links

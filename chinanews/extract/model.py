@@ -1,0 +1,48 @@
+"""What the extractors return: plain dataclasses the spider reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chinanews.items import Article
+
+
+@dataclass
+class ArticleLinks:
+    """The links of an article page, sorted by the role they play on it."""
+
+    next_page: str | None = None
+    """The pager link whose text is 下一页."""
+    all_page: str | None = None
+    """The pager link whose text is 全文, without its ``#page_N`` fragment."""
+    page_count: int | None = None
+    """The pager's total, None when the page has no pager."""
+    related: list[str] = field(default_factory=list)
+    recommended: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+    """Every other link, ``<script src>`` and feed-looking URL in inline scripts."""
+
+
+@dataclass
+class ArticleExtraction:
+    article: Article | None
+    reason: str | None
+    """None with an article; else ``not_article``, ``no_title`` or ``no_body``."""
+    links: ArticleLinks = field(default_factory=ArticleLinks)
+
+
+@dataclass
+class ListEntry:
+    url: str
+    title: str | None = None
+    published_at: str | None = None
+    published_at_raw: str | None = None
+
+
+@dataclass
+class ListPage:
+    entries: list[ListEntry] = field(default_factory=list)
+    next_page: str | None = None
+    links: list[str] = field(default_factory=list)
+    """Every other absolute link, script source and feed URL named in an inline script."""

@@ -1,0 +1,203 @@
+"""What a template module finds on a page, and the lookups they share.
+
+A template module exposes ``locate(page) -> Located | None``: None when the page is not in
+that template, else the elements and strings it found. Everything that is the same for
+every template (body text, images, pager, related lists, meta tags) is read afterwards by
+``chinanews.extract.article`` from these parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from chinanews.extract.html import HtmlElement
+from chinanews.extract.text import (
+    clean,
+    clean_or_none,
+    date_pair,
+    strip_author_prefix,
+    strip_source_prefix,
+)
+
+_IDS = etree.XPath("//*[@id]")
+_CLASSED = etree.XPath("//*[@class]")
+_H1 = etree.XPath("//h1")
+
+
+class Page:
+    """One parsed page and an index of its ids and class tokens, built in two XPath passes."""
+
+    __slots__ = ("_classes", "_h1", "_ids", "root", "url")
+
+    def __init__(self, root: HtmlElement, url: str) -> None:
+        self.root = root
+        self.url = url
+        self._ids: dict[str, HtmlElement] | None = None
+        self._classes: dict[str, list[HtmlElement]] | None = None
+        self._h1: list[HtmlElement] | None = None
+
+    @property
+    def ids(self) -> dict[str, HtmlElement]:
+        if self._ids is None:
+            ids: dict[str, HtmlElement] = {}
+            for el in _IDS(self.root):
+                ids.setdefault(el.get("id").strip(), el)
+            self._ids = ids
+        return self._ids
+
+    @property
+    def classes(self) -> dict[str, list[HtmlElement]]:
+        if self._classes is None:
+            classes: dict[str, list[HtmlElement]] = {}
+            for el in _CLASSED(self.root):
+                for token in el.get("class").split():
+                    classes.setdefault(token, []).append(el)
+            self._classes = classes
+        return self._classes
+
+    def by_id(self, *ids: str, tag: str | None = None) -> HtmlElement | None:
+        """The first element with one of ``ids`` (and tag ``tag``, if given)."""
+        for i in ids:
+            el = self.ids.get(i)
+            if el is not None and (tag is None or el.tag == tag):
+                return el
+        return None
+
+    def by_class(self, cls: str, tag: str | None = None) -> list[HtmlElement]:
+        found = self.classes.get(cls, [])
+        return [el for el in found if el.tag == tag] if tag else found
+
+    def first_class(self, *classes: str, tag: str | None = None) -> HtmlElement | None:
+        for cls in classes:
+            found = self.by_class(cls, tag)
+            if found:
+                return found[0]
+        return None
+
+    @property
+    def h1(self) -> list[HtmlElement]:
+        if self._h1 is None:
+            self._h1 = _H1(self.root)
+        return self._h1
+
+
+@dataclass
+class Located:
+    """The parts of an article page one template found."""
+
+    template: str
+    title: str | None = None
+    body: HtmlElement | None = None
+    published_at: str | None = None
+    published_at_raw: str | None = None
+    source: str | None = None
+    source_url: str | None = None
+    author: str | None = None
+    editor_elements: list[HtmlElement] = field(default_factory=list)
+    related_box: HtmlElement | None = None
+    # generic pages only
+    keywords: list[str] = field(default_factory=list)
+    body_lines: list[str] | None = None
+    """Body text when no container holds it (JSON-LD ``articleBody``)."""
+
+
+def has_class(el: HtmlElement, cls: str) -> bool:
+    value = el.get("class")
+    return bool(value) and cls in value.split()
+
+
+def iter_class(el: HtmlElement | None, cls: str, tag: str | None = None) -> Iterator[HtmlElement]:
+    """Descendants of ``el`` (itself included) carrying class ``cls``."""
+    if el is None:
+        return
+    for d in el.iter(tag) if tag else el.iter():
+        if isinstance(d.tag, str) and has_class(d, cls):
+            yield d
+
+
+def first_in(el: HtmlElement | None, cls: str, tag: str | None = None) -> HtmlElement | None:
+    return next(iter_class(el, cls, tag), None)
+
+
+_NO_TEXT = frozenset({"script", "style", "noscript", "template", "textarea", "select"})
+
+
+def _collect(el: HtmlElement, parts: list[str]) -> None:
+    if el.text:
+        parts.append(el.text)
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in _NO_TEXT:
+            if tag == "br":
+                parts.append(" ")
+            else:
+                _collect(child, parts)
+        if child.tail:
+            parts.append(child.tail)
+
+
+def text_of(el: HtmlElement | None) -> str:
+    """Whitespace-clean text of an element (scripts and styles left out)."""
+    if el is None:
+        return ""
+    parts: list[str] = []
+    _collect(el, parts)
+    return clean("".join(parts))
+
+
+def link_of(el: HtmlElement | None) -> HtmlElement | None:
+    if el is None:
+        return None
+    if el.tag == "a":
+        return el
+    return next(el.iter("a"), None)
+
+
+def http_href(a: HtmlElement | None) -> str | None:
+    """The link's href when it is an absolute http(s) URL (protocol-relative ones too)."""
+    if a is None:
+        return None
+    href = (a.get("href") or "").strip()
+    if href.startswith("//"):
+        href = "https:" + href
+    return href if href.startswith(("http://", "https://")) else None
+
+
+def read_info(located: Located, box: HtmlElement | None) -> None:
+    """Fill time, source and author from an info line holding ``.time``, ``.source``, ``.author``."""
+    if box is None:
+        return
+    if located.published_at_raw is None:
+        time_el = first_in(box, "time")
+        iso, raw = date_pair(text_of(time_el) if time_el is not None else text_of(box))
+        if raw is None and time_el is not None:
+            raw = clean_or_none(text_of(time_el))
+        located.published_at, located.published_at_raw = iso, raw
+    if located.source is None:
+        src_el = first_in(box, "source")
+        if src_el is not None:
+            a = link_of(src_el)
+            located.source = strip_source_prefix(text_of(a) if a is not None else text_of(src_el))
+            if a is not None and located.source:
+                located.source_url = http_href(a)
+            if not located.source:  # "来源：<a></a>" with text outside the link
+                located.source = strip_source_prefix(text_of(src_el))
+    if located.author is None:
+        author_el = first_in(box, "author")
+        if author_el is not None:
+            located.author = strip_author_prefix(text_of(author_el))
+
+
+def heading_text(el: HtmlElement | None) -> str | None:
+    return clean_or_none(text_of(el)) if el is not None else None
+
+
+def pick(*elements: HtmlElement | None) -> HtmlElement | None:
+    """The first element that is not None (``or`` would test an element's child count)."""
+    for el in elements:
+        if el is not None:
+            return el
+    return None

@@ -1,0 +1,184 @@
+"""Generic fallback for templates nobody has seen yet.
+
+Title from ``og:title`` (``property=`` or ``name=``), JSON-LD ``headline`` or ``<title>`` without
+the ``_…频道_中华网`` / ``_中华网`` suffix; date, author, publisher and keywords from JSON-LD and
+meta tags; the body is the element holding the largest block of paragraph text. A page with no
+article signal (no JSON-LD article, no ``og:type=article``, no publication time, no substantial
+paragraph block) is not an article.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from chinanews.dates import BEIJING, to_iso
+from chinanews.extract.templates.base import Located, Page, http_href, pick, text_of
+from chinanews.extract.text import (
+    clean,
+    clean_or_none,
+    date_pair,
+    split_keywords,
+    strip_author_prefix,
+    strip_source_prefix,
+    strip_title_suffix,
+)
+
+_PARAGRAPHS = etree.XPath("//p")
+_TITLE = etree.XPath("//title")
+_TIME_TAG = etree.XPath("//time[@datetime]")
+_SOURCE_LABEL = etree.XPath(
+    "//*[not(self::script) and not(self::style)][text()[contains(., '来源')]]"
+)
+_JSON_LD = etree.XPath("//script[@type='application/ld+json' or @type='application/json+ld']")
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
+_DATE_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish_date",
+    "publish-date",
+    "og:release_date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dc.date",
+    "date",
+)
+_MIN_BLOCK = 120  # characters of paragraph text a page needs to count as an article
+
+
+def read_json_ld(page: Page) -> list[dict[str, Any]]:
+    """Every JSON-LD object on the page (``@graph`` members flattened)."""
+    out: list[dict[str, Any]] = []
+    for script in _JSON_LD(page.root):
+        try:
+            data = json.loads(script.text or "", strict=False)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                out.append(item)
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(item["@graph"])
+    return out
+
+
+def _ld_article(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for obj in objects:
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds):
+            return obj
+    return None
+
+
+def _name(value: Any) -> str | None:
+    """A person or organisation name from a JSON-LD value (string, object or list)."""
+    if isinstance(value, str):
+        return clean_or_none(value)
+    if isinstance(value, dict):
+        return _name(value.get("name"))
+    if isinstance(value, list):
+        names = [n for n in (_name(v) for v in value) if n]
+        return "、".join(names) if names else None
+    return None
+
+
+def iso_from_any(raw: str | None) -> str | None:
+    """ISO 8601 (+08:00) from a printed date or an ISO timestamp with any offset."""
+    if not raw:
+        return None
+    text = raw.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.tzinfo is not None:
+        return parsed.astimezone(BEIJING).isoformat()
+    return to_iso(text)
+
+
+def largest_block(page: Page):
+    """The element whose ``<p>`` children hold the most text, and that amount."""
+    scores: dict[Any, int] = {}
+    for p in _PARAGRAPHS(page.root):
+        parent = p.getparent()
+        if parent is None:
+            continue
+        size = len(p.text_content().strip())
+        if size:
+            scores[parent] = scores.get(parent, 0) + size
+    if not scores:
+        return None, 0
+    best = max(scores, key=scores.__getitem__)
+    return best, scores[best]
+
+
+def locate(page: Page, meta: dict[str, str]) -> Located | None:
+    ld_objects = read_json_ld(page)
+    ld = _ld_article(ld_objects) or {}
+    title = clean_or_none(meta.get("og:title")) or _name(ld.get("headline"))
+    if not title:
+        titles = _TITLE(page.root)
+        title = strip_title_suffix(text_of(titles[0])) if titles else None
+    if not title and page.h1:
+        title = clean_or_none(text_of(page.h1[0]))
+    body, size = largest_block(page)
+    ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else None
+    date_raw = ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None
+    if not date_raw:
+        date_raw = next((meta[k] for k in _DATE_META if meta.get(k)), None)
+    signals = bool(ld) or "article" in meta.get("og:type", "").lower() or bool(date_raw)
+    if not signals and (size < _MIN_BLOCK or not title):
+        return None
+    located = Located("generic", title=title, body=body if size else None)
+    if located.body is None and ld_body:
+        located.body_lines = [line for line in (clean(x) for x in ld_body.splitlines()) if line]
+    if date_raw:
+        located.published_at_raw = clean_or_none(date_raw)
+        located.published_at = iso_from_any(date_raw)
+    else:
+        times = _TIME_TAG(page.root)
+        if times:
+            located.published_at_raw = clean_or_none(times[0].get("datetime"))
+            located.published_at = iso_from_any(located.published_at_raw)
+        else:
+            time_el = pick(page.first_class("time"), page.first_class("date"))
+            located.published_at, located.published_at_raw = date_pair(text_of(time_el))
+    located.author = _name(ld.get("author")) or strip_author_prefix(meta.get("author"))
+    for label in _SOURCE_LABEL(page.root):
+        a = next(label.iter("a"), None)
+        text = text_of(label)
+        if text.startswith(("来源", "文章来源")) and len(text) < 60:
+            located.source = strip_source_prefix(text_of(a) if a is not None else text)
+            located.source_url = http_href(a) if a is not None else None
+            if located.source:
+                break
+    if not located.source:
+        located.source = _name(ld.get("publisher")) or clean_or_none(
+            meta.get("source") or meta.get("article:source")
+        )
+    keywords = ld.get("keywords")
+    if isinstance(keywords, list):
+        located.keywords = [k for k in (clean(str(x)) for x in keywords) if k]
+    elif isinstance(keywords, str):
+        located.keywords = split_keywords(keywords)
+    return located
+
+
+def title_fallback(page: Page, meta: dict[str, str]) -> str | None:
+    """A title for a page whose template heading is missing: og:title, then ``<title>``."""
+    title = clean_or_none(meta.get("og:title"))
+    if title:
+        return title
+    titles = _TITLE(page.root)
+    return strip_title_suffix(text_of(titles[0])) if titles else None
