@@ -83,13 +83,16 @@ def _extract(url: str, html: str | bytes, encoding: str | None) -> ArticleExtrac
     related_box = located.related_box if located is not None else None
     if related_box is None:
         related_box = related_box_by_heading(labels, body_el)
-    links = collect_links(page, join, body_el, related_box)
+    if located is not None and body_el is not None:
+        body = read_body(body_el, join)
+    else:
+        body = Body(lines=located.body_lines or [] if located is not None else [])
+    links = collect_links(page, join, body_el, related_box, body.dropped)
     if located is None:
         return ArticleExtraction(None, NOT_ARTICLE, links)
     title = located.title or generic.title_fallback(page, meta)
     if not title:
         return ArticleExtraction(None, NO_TITLE, links)
-    body = read_body(body_el, join) if body_el is not None else Body(lines=located.body_lines or [])
     if not body.lines:
         return ArticleExtraction(None, NO_BODY, links)
 

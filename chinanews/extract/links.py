@@ -207,9 +207,13 @@ def collect_links(
     join: UrlJoiner,
     body: HtmlElement | None,
     related_box: HtmlElement | None,
+    dropped: list[HtmlElement] | None = None,
 ) -> ArticleLinks:
-    """Every link of an article page, by role."""
+    """Every link of an article page, by role; links inside ``dropped`` (the body's logo,
+    pager, ads...) are not body links."""
     body_set = set(body.iter("a")) if body is not None else set()
+    for el in dropped or ():
+        body_set.difference_update(el.iter("a"))
     related_set = set(related_box.iter("a")) if related_box is not None else set()
     rec_set: set[HtmlElement] = set()
     for box in recommended_boxes(page, body):

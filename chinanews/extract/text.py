@@ -13,7 +13,7 @@ from chinanews.dates import find_date_text, to_iso
 
 #: Characters stripped from both ends of every text value.
 STRIP_CHARS = (
-    " \t\n\r\f\v\u3000\xa0\u200b\u200c\u200d\ufeff\u2028\u2029\u202f\u2009\u200a\u2002\u2003"
+    " \t\n\r\f\v\u3000\xa0\u200b\u200c\u200d\u2060\ufeff\u2028\u2029\u202f\u2009\u200a\u2002\u2003"
 )
 _WS = re.compile(r"\s+")
 _EDITOR = re.compile(r"责任编辑\s*[:：]\s*([^)）]*)")
