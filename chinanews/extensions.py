@@ -3,11 +3,17 @@
 ``CrawlSummary`` logs the feed locations when the crawl opens and, when it closes, one
 summary of the crawl: articles emitted (per template), pages fetched by kind, pages that
 did not become articles (per reason), links left out of scope, HTTP errors and elapsed time.
+The same summary, with every stat, is written as JSON beside the output
+(``out.jsonl`` → ``out.report.json``), or to ``CHINANEWS_REPORT_FILE``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -77,3 +83,40 @@ class CrawlSummary:
             f"  HTTP errors by status: {summary['http_errors_by_status'] or '-'}; retries: {summary['retries']}; download errors: {summary['download_errors']}",
         ]
         logger.info("\n".join(lines))
+        path = self.report_path()
+        if path is not None:
+            report = {"summary": summary, "stats": stats}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            logger.info("Crawl report written to %s", path)
+
+    def report_path(self) -> Path | None:
+        """``CHINANEWS_REPORT_FILE``, else ``<first local feed file>.report.json``."""
+        explicit = self.crawler.settings.get("CHINANEWS_REPORT_FILE")
+        if explicit:
+            return Path(explicit)
+        spider = self.crawler.spider
+        params = _SpiderParams(spider)
+        for uri in self.crawler.settings.getdict("FEEDS"):
+            uri = str(uri)
+            if "://" in uri and not uri.startswith("file://"):
+                continue
+            try:
+                local = uri.removeprefix("file://") % params
+            except (KeyError, ValueError, TypeError):
+                continue
+            return Path(os.path.splitext(local)[0] + ".report.json")
+        return None
+
+
+class _SpiderParams(dict):  # type: ignore[type-arg]
+    """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand."""
+
+    def __init__(self, spider: Any) -> None:
+        super().__init__()
+        self.spider = spider
+
+    def __missing__(self, key: str) -> Any:
+        if key == "time":
+            return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace(":", "-")
+        return getattr(self.spider, key)

@@ -56,7 +56,9 @@ EXTENSIONS = {
     "chinanews.extensions.CrawlSummary": 500,
 }
 
-# Where outputs go when no -o/-O is given: <CHINANEWS_DATA_DIR>/jsonl/<spider>/<spider>-<time>.jsonl
+# Where outputs go when no -o/-O is given: <CHINANEWS_DATA_DIR>/jsonl/<spider>/<spider>-<run_id>.jsonl
+# and the crawl report beside it (<...>.report.json), unless CHINANEWS_REPORT_FILE is set.
 CHINANEWS_DATA_DIR = os.environ.get("CHINANEWS_DATA_DIR", "data")
+CHINANEWS_REPORT_FILE = ""
 
 FEED_EXPORT_ENCODING = "utf-8"

@@ -122,6 +122,8 @@ class ChinaComSpider(scrapy.Spider):
         self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
         self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
         self._scheduled_ids: set[str] = set()
+        #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
+        self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -133,7 +135,7 @@ class ChinaComSpider(scrapy.Spider):
         super().update_settings(settings)
         if not settings.getdict("FEEDS"):
             data_dir = settings.get("CHINANEWS_DATA_DIR") or "data"
-            path = os.path.join(data_dir, "jsonl", "%(name)s", "%(name)s-%(time)s.jsonl")
+            path = os.path.join(data_dir, "jsonl", "%(name)s", "%(name)s-%(run_id)s.jsonl")
             settings.set("FEEDS", {path: {"format": "jsonlines", "encoding": "utf-8"}}, "spider")
 
     # -- seeds and routing ------------------------------------------------------------

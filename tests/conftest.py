@@ -1,0 +1,104 @@
+"""Shared fixtures: the local copy of china.com, an "outside" sentinel host, and a way to
+run ``scrapy crawl`` as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRAPY = [sys.executable, "-m", "scrapy"]
+
+#: Settings for crawling the local site: no politeness delays against our own server.
+LOCAL_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": "0",
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "RETRY_TIMES": "1",
+    "DOWNLOAD_TIMEOUT": "15",
+    "LOG_LEVEL": "INFO",
+}
+
+
+class _Sentinel(BaseHTTPRequestHandler):
+    """Stands for every host outside the crawl's scope: records each request it gets."""
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"<html><body>outside</body></html>")
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def sentinel() -> Iterator[ThreadingHTTPServer]:
+    """An HTTP server on 127.0.0.2: a different host from the local site's 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.2", 0), _Sentinel)
+    server.hits = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def outside_base(sentinel: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.2:{sentinel.server_address[1]}/"
+
+
+@dataclass
+class Crawl:
+    """The result of one ``scrapy crawl`` run."""
+
+    returncode: int
+    log: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def stat(self, key: str, default: int = 0) -> Any:
+        return self.stats.get(key, default)
+
+
+def run_crawl(
+    tmp_path: Path,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    output: str | None = "out.jsonl",
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> Crawl:
+    """Run ``scrapy crawl china_com`` in the project directory and read back what it wrote."""
+    out_path = tmp_path / output if output else None
+    report_path = tmp_path / "report.json"
+    cmd = [*SCRAPY, "crawl", "china_com", *args]
+    for name, value in {**LOCAL_SETTINGS, **(settings or {})}.items():
+        cmd += ["-s", f"{name}={value}"]
+    cmd += ["-s", f"CHINANEWS_REPORT_FILE={report_path}"]
+    if out_path is not None:
+        cmd += ["-O", str(out_path)]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    crawl = Crawl(proc.returncode, proc.stderr + proc.stdout)
+    if out_path is not None and out_path.exists():
+        with out_path.open(encoding="utf-8") as f:
+            crawl.items = [json.loads(line) for line in f if line.strip()]
+    if report_path.exists():
+        crawl.stats = json.loads(report_path.read_text(encoding="utf-8"))["stats"]
+    return crawl
