@@ -21,7 +21,7 @@ def _read_page(target: str, timeout: float) -> tuple[bytes, str | None, str]:
     """The page's bytes, the charset its server declared, and its URL."""
     if target.startswith(("http://", "https://")):
         request = urllib.request.Request(target, headers={"User-Agent": f"chinanews/{__version__}"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read(), response.headers.get_content_charset(), response.geturl()
     path = Path(target)
     return path.read_bytes(), None, path.resolve().as_uri()
@@ -62,12 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when the page is an article, 1 when it is not (the reason is printed), "
         "2 when it cannot be read.",
     )
-    extract.add_argument("target", metavar="FILE_OR_URL", help="a saved HTML file, or an http(s) URL to fetch")
-    extract.add_argument("--url", help="the page's URL, when TARGET is a file (for ids, channel and links)")
-    extract.add_argument("--encoding", help="the page's charset, if neither header nor <meta> declares it")
+    extract.add_argument(
+        "target", metavar="FILE_OR_URL", help="a saved HTML file, or an http(s) URL to fetch"
+    )
+    extract.add_argument(
+        "--url", help="the page's URL, when TARGET is a file (for ids, channel and links)"
+    )
+    extract.add_argument(
+        "--encoding", help="the page's charset, if neither header nor <meta> declares it"
+    )
     extract.add_argument("--with-html", action="store_true", help="include body_html")
-    extract.add_argument("--links", action="store_true", help="also print the links the page offers")
-    extract.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
+    extract.add_argument(
+        "--links", action="store_true", help="also print the links the page offers"
+    )
+    extract.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)"
+    )
     extract.set_defaults(func=cmd_extract)
     return parser
 

@@ -24,7 +24,9 @@ _MINUTES_AGO = re.compile(r"(\d+)\s*分钟前")
 _HOURS_AGO = re.compile(r"(\d+)\s*小时前")
 _DAYS_AGO = re.compile(r"(\d+)\s*天前")
 _DAY_WORD = re.compile(r"(今天|昨天|前天)\s*(?:(\d{1,2}):(\d{2}))?")
-_DATE_IN_TEXT = re.compile(r"20\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
+_DATE_IN_TEXT = re.compile(
+    r"20\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+)
 
 
 def now_beijing() -> datetime:
@@ -46,8 +48,12 @@ def parse_datetime(raw: str | None, now: datetime | None = None) -> datetime | N
     m = _ABSOLUTE.search(text)
     if m:
         return _build(
-            int(m["y"]), int(m["m"]), int(m["d"]),
-            int(m["H"] or 0), int(m["M"] or 0), int(m["S"] or 0),
+            int(m["y"]),
+            int(m["m"]),
+            int(m["d"]),
+            int(m["H"] or 0),
+            int(m["M"] or 0),
+            int(m["S"] or 0),
         )
     now = (now or now_beijing()).astimezone(BEIJING)
     if "刚刚" in text:

@@ -27,7 +27,11 @@ PREFIX = "chinanews/"
 
 
 def _group(stats: dict[str, Any], prefix: str) -> dict[str, int]:
-    return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix) and "/" not in k[len(prefix):]}
+    return {
+        k[len(prefix) :]: v
+        for k, v in sorted(stats.items())
+        if k.startswith(prefix) and "/" not in k[len(prefix) :]
+    }
 
 
 def summarise(stats: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +91,9 @@ class CrawlSummary:
         if path is not None:
             report = {"summary": summary, "stats": stats}
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            path.write_text(
+                json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
             logger.info("Crawl report written to %s", path)
 
     def report_path(self) -> Path | None:
@@ -109,7 +115,7 @@ class CrawlSummary:
         return None
 
 
-class _SpiderParams(dict):  # type: ignore[type-arg]
+class _SpiderParams(dict[str, Any]):
     """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand."""
 
     def __init__(self, spider: Any) -> None:

@@ -38,7 +38,7 @@ class ScopeMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        extra = getattr(self.crawler.spider, "scope_netlocs", frozenset())
+        extra: frozenset[str] = getattr(self.crawler.spider, "scope_netlocs", frozenset())
         if in_scope(request.url, extra):
             return
         host = netloc(request.url) or request.url.split(":", 1)[0]
@@ -48,5 +48,7 @@ class ScopeMiddleware:
         stats.inc_value(f"chinanews/scope/blocked/{host}")
         if host not in self._logged:
             self._logged.add(host)
-            logger.info("Out of scope, not requested (further ones from %s not logged): %s", host, request)
+            logger.info(
+                "Out of scope, not requested (further ones from %s not logged): %s", host, request
+            )
         raise IgnoreRequest(f"out of scope: {request.url}")

@@ -22,8 +22,7 @@ ADDONS: dict[str, int] = {}
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
 USER_AGENT = (
-    f"chinanews/{__version__} (news archive crawler; "
-    "+https://github.com/chinanews/chinanews)"
+    f"chinanews/{__version__} (news archive crawler; +https://github.com/chinanews/chinanews)"
 )
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16

@@ -19,9 +19,30 @@ from w3lib.url import canonicalize_url
 #: china.com (ad, stat, image and CDN hosts) is out of scope.
 CHINA_COM_HOSTS = frozenset(
     {
-        "china.com", "www", "news", "military", "junshi", "finance", "economy", "money",
-        "jiu", "tech", "ent", "culture", "travel", "game", "auto", "edu", "shouyi",
-        "sports", "health", "rank", "3g", "m", "fashion", "history",
+        "china.com",
+        "www",
+        "news",
+        "military",
+        "junshi",
+        "finance",
+        "economy",
+        "money",
+        "jiu",
+        "tech",
+        "ent",
+        "culture",
+        "travel",
+        "game",
+        "auto",
+        "edu",
+        "shouyi",
+        "sports",
+        "health",
+        "rank",
+        "3g",
+        "m",
+        "fashion",
+        "history",
     }
 )
 
@@ -30,25 +51,47 @@ CHANNELS = ("domestic", "international", "social", "military", "finance", "tech"
 
 # Sub-sites whose host (or, on the local copy, first path segment) alone names the channel.
 _SUBSITE_CHANNEL = {
-    "military": "military", "junshi": "military", "mili": "military",
-    "finance": "finance", "economy": "finance", "money": "finance", "jiu": "finance",
+    "military": "military",
+    "junshi": "military",
+    "mili": "military",
+    "finance": "finance",
+    "economy": "finance",
+    "money": "finance",
+    "jiu": "finance",
     "tech": "tech",
 }
 # Path segments of news.china.com that name a channel.
 _PATH_CHANNEL = {
-    "domestic": "domestic", "domesticgd": "domestic", "china": "domestic",
-    "international": "international", "internationalgd": "international", "world": "international",
-    "social": "social", "socialgd": "social",
+    "domestic": "domestic",
+    "domesticgd": "domestic",
+    "china": "domestic",
+    "international": "international",
+    "internationalgd": "international",
+    "world": "international",
+    "social": "social",
+    "socialgd": "social",
 }
 # Numeric CMS columns with a known channel (from the site notes).
 COLUMN_CHANNEL = {
-    "945": "domestic", "10000159": "domestic",
+    "945": "domestic",
+    "10000159": "domestic",
     "1000": "international",
-    "1007": "social", "10000169": "social",
-    "568": "military", "11132797": "military", "11163298": "military", "11172988": "military",
-    "11173294": "finance", "11173306": "finance", "11173302": "finance", "11173292": "finance",
-    "13003071": "finance", "13001906": "finance", "13003065": "finance", "13003105": "finance",
-    "20000860": "finance", "13004692": "finance",
+    "1007": "social",
+    "10000169": "social",
+    "568": "military",
+    "11132797": "military",
+    "11163298": "military",
+    "11172988": "military",
+    "11173294": "finance",
+    "11173306": "finance",
+    "11173302": "finance",
+    "11173292": "finance",
+    "13003071": "finance",
+    "13001906": "finance",
+    "13003065": "finance",
+    "13003105": "finance",
+    "20000860": "finance",
+    "13004692": "finance",
 }
 
 
@@ -152,7 +195,11 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     scheme = "https" if is_china_com(host) else parts.scheme.lower()
-    loc = host if (scheme == "https" and is_china_com(host)) or not parts.port else f"{host}:{parts.port}"
+    loc = (
+        host
+        if (scheme == "https" and is_china_com(host)) or not parts.port
+        else f"{host}:{parts.port}"
+    )
     path = re.sub(r"_(?:\d+|all)(\.html?)$", r"\1", parts.path) if article_ref(url) else parts.path
     return urlunsplit((scheme, loc, path, "", ""))
 

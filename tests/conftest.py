@@ -92,7 +92,11 @@ def run_crawl(
     if out_path is not None:
         cmd += ["-O", str(out_path)]
     proc = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     crawl = Crawl(proc.returncode, proc.stderr + proc.stdout)

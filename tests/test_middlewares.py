@@ -41,7 +41,9 @@ def test_in_scope_requests_pass(middleware: ScopeMiddleware, url: str) -> None:
         "http://127.0.0.1:8001/news/",  # same host, other port
     ],
 )
-def test_out_of_scope_requests_are_dropped_and_counted(middleware: ScopeMiddleware, url: str) -> None:
+def test_out_of_scope_requests_are_dropped_and_counted(
+    middleware: ScopeMiddleware, url: str
+) -> None:
     with pytest.raises(IgnoreRequest):
         middleware.process_request(Request(url))
     stats = middleware.crawler.stats

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from chinanews.spiders.china_com import DEFAULT_SEEDS, ArgumentError, CrawlArgs, ChinaComSpider
+from chinanews.spiders.china_com import DEFAULT_SEEDS, ArgumentError, ChinaComSpider, CrawlArgs
 
 
 def test_defaults() -> None:
@@ -17,7 +17,11 @@ def test_defaults() -> None:
 
 def test_parses_every_argument() -> None:
     args = CrawlArgs.parse(
-        {"start_urls": "http://127.0.0.1:8000/, http://127.0.0.1:8000/news/", "since": "2025-11-01", "channels": "military,Tech"}
+        {
+            "start_urls": "http://127.0.0.1:8000/, http://127.0.0.1:8000/news/",
+            "since": "2025-11-01",
+            "channels": "military,Tech",
+        }
     )
     assert args.start_urls == ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/news/")
     assert args.since == date(2025, 11, 1)
@@ -35,9 +39,15 @@ def test_start_urls_extend_the_scope() -> None:
     [
         ({"since": "2025-13-01"}, "since: '2025-13-01' is not a date; use YYYY-MM-DD"),
         ({"since": "yesterday"}, "since: 'yesterday' is not a date"),
-        ({"channels": "sports,tech"}, "channels: unknown sports; choose from domestic,international,social,military,finance,tech"),
+        (
+            {"channels": "sports,tech"},
+            "channels: unknown sports; choose from domestic,international,social,military,finance,tech",
+        ),
         ({"start_urls": "news.china.com/"}, "start_urls: 'news.china.com/' is not an http(s) URL"),
-        ({"start_urls": "ftp://news.china.com/"}, "start_urls: 'ftp://news.china.com/' is not an http(s) URL"),
+        (
+            {"start_urls": "ftp://news.china.com/"},
+            "start_urls: 'ftp://news.china.com/' is not an http(s) URL",
+        ),
     ],
 )
 def test_bad_arguments_say_what_to_fix(kwargs: dict[str, str], message: str) -> None:

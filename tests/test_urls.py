@@ -22,11 +22,20 @@ LOCAL = "http://127.0.0.1:8000"
     [
         ("https://news.china.com/domestic/945/20220330/41811858.html", LinkKind.ARTICLE),
         ("http://news.china.com/zh_cn/social/1007/20151014/20561471.html", LinkKind.ARTICLE),
-        ("https://military.china.com/jswh/figure/11163298/20190608/36354564.html", LinkKind.ARTICLE),
+        (
+            "https://military.china.com/jswh/figure/11163298/20190608/36354564.html",
+            LinkKind.ARTICLE,
+        ),
         ("https://tech.china.com/article/20190906/kejiyuan0129362060.html", LinkKind.ARTICLE),
         ("https://3g.china.com/act/news/10000169/20240624/46741208.html", LinkKind.ARTICLE),
-        ("https://news.china.com/socialgd/10000169/20220327/41785167_1.html", LinkKind.ARTICLE_PAGE),
-        ("https://news.china.com/socialgd/10000169/20220327/41785167_all.html#page_3", LinkKind.ARTICLE_PAGE),
+        (
+            "https://news.china.com/socialgd/10000169/20220327/41785167_1.html",
+            LinkKind.ARTICLE_PAGE,
+        ),
+        (
+            "https://news.china.com/socialgd/10000169/20220327/41785167_all.html#page_3",
+            LinkKind.ARTICLE_PAGE,
+        ),
         (f"{LOCAL}/news/domestic/945/20251124/49000001.html", LinkKind.ARTICLE),
         (f"{LOCAL}/tech/article/20251124/202511241848337_all.html", LinkKind.ARTICLE_PAGE),
         ("https://rank.china.com/rank/cms/news/day/rank_all.js", LinkKind.FEED),
@@ -48,13 +57,23 @@ def test_link_kind(url: str, kind: LinkKind) -> None:
 
 
 def test_priorities_put_articles_before_navigation() -> None:
-    assert LinkKind.ARTICLE_PAGE.value > LinkKind.ARTICLE.value > LinkKind.FEED.value > LinkKind.LIST.value
+    assert (
+        LinkKind.ARTICLE_PAGE.value
+        > LinkKind.ARTICLE.value
+        > LinkKind.FEED.value
+        > LinkKind.LIST.value
+    )
 
 
 def test_article_ref_parts() -> None:
     ref = article_ref("https://news.china.com/socialgd/10000169/20220327/41785167_2.html")
     assert ref is not None
-    assert (ref.article_id, ref.column_id, ref.date, ref.page) == ("41785167", "10000169", "20220327", "2")
+    assert (ref.article_id, ref.column_id, ref.date, ref.page) == (
+        "41785167",
+        "10000169",
+        "20220327",
+        "2",
+    )
     tech = article_ref("https://tech.china.com/article/20260416/202604161848337.html")
     assert tech is not None
     assert (tech.article_id, tech.column_id, tech.page) == ("202604161848337", None, None)
@@ -64,11 +83,26 @@ def test_article_ref_parts() -> None:
 @pytest.mark.parametrize(
     ("url", "canonical"),
     [
-        ("http://news.china.com/domestic/945/20220330/41811858.html", "https://news.china.com/domestic/945/20220330/41811858.html"),
-        ("https://news.china.com/socialgd/10000169/20220327/41785167_all.html#page_3", "https://news.china.com/socialgd/10000169/20220327/41785167.html"),
-        ("https://news.china.com/socialgd/10000169/20220327/41785167_1.html?utm_source=x", "https://news.china.com/socialgd/10000169/20220327/41785167.html"),
-        ("HTTP://NEWS.CHINA.COM:80/domestic/945/20220330/41811858.html", "https://news.china.com/domestic/945/20220330/41811858.html"),
-        (f"{LOCAL}/news/domestic/945/20251124/49000001_2.html", f"{LOCAL}/news/domestic/945/20251124/49000001.html"),
+        (
+            "http://news.china.com/domestic/945/20220330/41811858.html",
+            "https://news.china.com/domestic/945/20220330/41811858.html",
+        ),
+        (
+            "https://news.china.com/socialgd/10000169/20220327/41785167_all.html#page_3",
+            "https://news.china.com/socialgd/10000169/20220327/41785167.html",
+        ),
+        (
+            "https://news.china.com/socialgd/10000169/20220327/41785167_1.html?utm_source=x",
+            "https://news.china.com/socialgd/10000169/20220327/41785167.html",
+        ),
+        (
+            "HTTP://NEWS.CHINA.COM:80/domestic/945/20220330/41811858.html",
+            "https://news.china.com/domestic/945/20220330/41811858.html",
+        ),
+        (
+            f"{LOCAL}/news/domestic/945/20251124/49000001_2.html",
+            f"{LOCAL}/news/domestic/945/20251124/49000001.html",
+        ),
     ],
 )
 def test_canonical_url(url: str, canonical: str) -> None:
@@ -78,9 +112,16 @@ def test_canonical_url(url: str, canonical: str) -> None:
 def test_article_page_url() -> None:
     first = f"{LOCAL}/news/socialgd/10000169/20251124/49000001.html"
     assert article_page_url(first, "1") == first
-    assert article_page_url(first, "2") == f"{LOCAL}/news/socialgd/10000169/20251124/49000001_1.html"
-    assert article_page_url(first, "all") == f"{LOCAL}/news/socialgd/10000169/20251124/49000001_all.html"
-    assert article_page_url(f"{LOCAL}/news/socialgd/10000169/20251124/49000001_2.html", "1") == first
+    assert (
+        article_page_url(first, "2") == f"{LOCAL}/news/socialgd/10000169/20251124/49000001_1.html"
+    )
+    assert (
+        article_page_url(first, "all")
+        == f"{LOCAL}/news/socialgd/10000169/20251124/49000001_all.html"
+    )
+    assert (
+        article_page_url(f"{LOCAL}/news/socialgd/10000169/20251124/49000001_2.html", "1") == first
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
-        if len(args) != 1:
+        if len(args) != 1 or self.settings is None:
             return
         try:
             spidercls = get_spider_loader(self.settings).load(args[0])

@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
@@ -112,7 +112,6 @@ class ChinaComSpider(scrapy.Spider):
     """
 
     name = "china_com"
-    custom_settings: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = CrawlArgs.parse(kwargs)
@@ -180,19 +179,17 @@ class ChinaComSpider(scrapy.Spider):
         if kind is LinkKind.ARTICLE_PAGE:
             # A link into a multi-page article: start from its first page.
             url, kind = article_page_url(url, "1"), LinkKind.ARTICLE
-        stats = self.crawler.stats
-        assert stats is not None
         if not self._in_scope(url):
-            stats.inc_value(f"{STAT}/links/out_of_scope")
+            self._inc(f"{STAT}/links/out_of_scope")
             return None
         if not self._channel_allowed(url, kind):
-            stats.inc_value(f"{STAT}/links/other_channel")
+            self._inc(f"{STAT}/links/other_channel")
             return None
         if kind is LinkKind.ARTICLE:
             ref = article_ref(url)
             assert ref is not None
             if self._since_day and ref.date < self._since_day:
-                stats.inc_value(f"{STAT}/links/before_since")
+                self._inc(f"{STAT}/links/before_since")
                 return None
             if ref.article_id in self._scheduled_ids:
                 return None
@@ -213,10 +210,13 @@ class ChinaComSpider(scrapy.Spider):
             if request is not None:
                 yield request
 
-    def _count_page(self, kind: str) -> None:
+    def _inc(self, key: str) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        stats.inc_value(f"{STAT}/pages/{kind}")
+        stats.inc_value(key)
+
+    def _count_page(self, kind: str) -> None:
+        self._inc(f"{STAT}/pages/{kind}")
 
     # -- lists and feeds --------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class ChinaComSpider(scrapy.Spider):
         self._count_page("feed")
         page = parse_feed(response.url, response.body)
         if not page.entries:
-            self.crawler.stats.inc_value(f"{STAT}/feeds/empty")  # type: ignore[union-attr]
+            self._inc(f"{STAT}/feeds/empty")
         yield from self._follow_entries(page.entries, via="feed")
         if page.next_page and page.entries and not self._past_since(page.entries):
             request = self._follow(page.next_page, via="pagination")
@@ -247,14 +247,16 @@ class ChinaComSpider(scrapy.Spider):
     def _follow_entries(self, entries: Iterable[Any], *, via: str) -> Iterator[scrapy.Request]:
         for entry in entries:
             if self._before_since(entry.published_at):
-                self.crawler.stats.inc_value(f"{STAT}/links/before_since")  # type: ignore[union-attr]
+                self._inc(f"{STAT}/links/before_since")
                 continue
             request = self._follow(entry.url, via=via)
             if request is not None:
                 yield request
 
     def _before_since(self, published_at: str | None) -> bool:
-        return bool(self.args.since and published_at and published_at[:10] < self.args.since.isoformat())
+        return bool(
+            self.args.since and published_at and published_at[:10] < self.args.since.isoformat()
+        )
 
     def _past_since(self, entries: list[Any]) -> bool:
         """True when a list page has reached articles older than ``since``: stop paginating."""
@@ -264,13 +266,15 @@ class ChinaComSpider(scrapy.Spider):
         if not dated:
             return False
         if min(dated)[:10] < self.args.since.isoformat():
-            self.crawler.stats.inc_value(f"{STAT}/lists/stopped_at_since")  # type: ignore[union-attr]
+            self._inc(f"{STAT}/lists/stopped_at_since")
             return True
         return False
 
     # -- articles ---------------------------------------------------------------------
 
-    def parse_article(self, response: Response, parts: list[Article] | None = None) -> Iterator[Any]:
+    def parse_article(
+        self, response: Response, parts: list[Article] | None = None
+    ) -> Iterator[Any]:
         """An article page: emit it, or walk to its remaining pages first."""
         self._count_page("article" if parts is None else "article_page")
         if not isinstance(response, TextResponse):
@@ -317,7 +321,9 @@ class ChinaComSpider(scrapy.Spider):
     def parse_all_page(self, response: Response, first: ArticleExtraction) -> Iterator[Any]:
         """The ``<id>_all.html`` page of a multi-page article."""
         self._count_page("article_page")
-        result = extract_article(response.url, response.body, encoding=getattr(response, "encoding", None))
+        result = extract_article(
+            response.url, response.body, encoding=getattr(response, "encoding", None)
+        )
         if result.article is None:
             yield from self._walk_from_first(first)
             return
@@ -327,7 +333,7 @@ class ChinaComSpider(scrapy.Spider):
 
     def _all_page_failed(self, failure: Any) -> Iterator[Any]:
         first: ArticleExtraction = failure.request.cb_kwargs["first"]
-        self.crawler.stats.inc_value(f"{STAT}/multipage/all_page_failed")  # type: ignore[union-attr]
+        self._inc(f"{STAT}/multipage/all_page_failed")
         yield from self._walk_from_first(first)
 
     def _walk_from_first(self, first: ArticleExtraction) -> Iterator[Any]:
@@ -341,7 +347,7 @@ class ChinaComSpider(scrapy.Spider):
                 meta={"via": "pager"},
             )
         else:
-            self.crawler.stats.inc_value(f"{STAT}/multipage/incomplete")  # type: ignore[union-attr]
+            self._inc(f"{STAT}/multipage/incomplete")
             yield from self._emit(first.article, None)
 
     def _follow_article_links(self, result: ArticleExtraction) -> Iterator[scrapy.Request]:
@@ -355,7 +361,7 @@ class ChinaComSpider(scrapy.Spider):
     def _merge(parts: list[Article]) -> Article:
         """One article from the pages of a multi-page article, each page's text once, in order."""
         first = parts[0]
-        seen_images: set[str] = set()
+        seen_images: set[Any] = set()
         images = []
         for part in parts:
             for image in part.images:
@@ -377,21 +383,17 @@ class ChinaComSpider(scrapy.Spider):
         )
 
     def _emit(self, article: Article, response: Response | None) -> Iterator[Article]:
-        stats = self.crawler.stats
-        assert stats is not None
         if self._before_since(article.published_at):
-            stats.inc_value(f"{STAT}/articles/before_since")
+            self._inc(f"{STAT}/articles/before_since")
             return
         if self.args.channels and article.channel not in self.args.channels:
-            stats.inc_value(f"{STAT}/articles/other_channel")
+            self._inc(f"{STAT}/articles/other_channel")
             return
         article.crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        stats.inc_value(f"{STAT}/articles/emitted")
-        stats.inc_value(f"{STAT}/articles/template/{article.template}")
+        self._inc(f"{STAT}/articles/emitted")
+        self._inc(f"{STAT}/articles/template/{article.template}")
         yield article
 
     def _no_article(self, reason: str, response: Response) -> None:
-        stats = self.crawler.stats
-        assert stats is not None
-        stats.inc_value(f"{STAT}/no_article/{reason}")
+        self._inc(f"{STAT}/no_article/{reason}")
         logger.debug("No article (%s): %s", reason, response.url)
