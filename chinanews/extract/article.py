@@ -23,7 +23,7 @@ from chinanews.extract.templates import CASCADE, generic
 from chinanews.extract.templates.base import Located, Page, text_of
 from chinanews.extract.text import editor_of, language_of, split_keywords
 from chinanews.items import Article
-from chinanews.urls import article_ref, canonical_url, channel_of
+from chinanews.urls import LinkKind, article_ref, canonical_url, channel_of, link_kind
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,14 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
         if located is not None:
             return located
     return generic.locate(page, meta)
+
+
+def _cut_short(page: Page, url: str) -> bool:
+    """An article URL whose page stops before its body (a truncated download)."""
+    if link_kind(url) not in (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE):
+        return False
+    body = page.root.find("body")
+    return body is None or not text_of(body)
 
 
 def extract_article(
@@ -89,6 +97,8 @@ def _extract(url: str, html: str | bytes, encoding: str | None) -> ArticleExtrac
         body = Body(lines=located.body_lines or [] if located is not None else [])
     links = collect_links(page, join, body_el, related_box, body.dropped)
     if located is None:
+        if _cut_short(page, url):
+            return ArticleExtraction(None, NO_BODY, links)
         return ArticleExtraction(None, NOT_ARTICLE, links)
     title = located.title or generic.title_fallback(page, meta)
     if not title:

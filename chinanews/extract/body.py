@@ -140,6 +140,7 @@ class _Walker:
         self.join = join
         self.body = Body()
         self.buf: list[str] = []
+        self.boilerplate = 0  # lines dropped as boilerplate so far
 
     def flush(self) -> None:
         if not self.buf:
@@ -151,9 +152,14 @@ class _Walker:
             if editor and self.body.editor is None:
                 self.body.editor = editor
             raw = remove_editor(raw)
+            if not clean(raw):
+                self.boilerplate += 1
         line = clean(raw)
-        if line and not is_boilerplate_line(line):
-            self.body.lines.append(line)
+        if line:
+            if is_boilerplate_line(line):
+                self.boilerplate += 1
+            else:
+                self.body.lines.append(line)
 
     def image(self, img: HtmlElement) -> None:
         src = img.get("data-src") or img.get("data-original") or img.get("src")
@@ -178,8 +184,15 @@ class _Walker:
                     self.image(child)
                 elif tag in BLOCK_TAGS:
                     self.flush()
+                    marks = (len(self.body.lines), len(self.body.images), self.boilerplate)
                     self.walk(child)
                     self.flush()
+                    if (
+                        self.boilerplate > marks[2]
+                        and len(self.body.lines) == marks[0]
+                        and len(self.body.images) == marks[1]
+                    ):  # a disclaimer or editor paragraph: not body_html either
+                        self.body.dropped.append(child)
                 else:
                     self.walk(child)
             if child.tail:

@@ -25,7 +25,7 @@ _DROP_LINE = re.compile(r"^(?:免责声明|投诉热线|责任编辑|分享到|�
 _PAGER_LINE = re.compile(r"^(?:(?:上一页|下一页|全文|首页|尾页|末页|共\s*\d+\s*页|\d+)\s*)+$")
 _PAGER_WORD = re.compile(r"上一页|下一页|全文|首页|尾页|末页")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 _KEYWORD_SPLIT = re.compile(r"[,，、;；|\s]+")
 
 
@@ -98,10 +98,11 @@ def dedupe(values: list[str]) -> list[str]:
 
 
 def language_of(text: str) -> str | None:
-    """``zh`` when CJK characters outnumber Latin letters, ``en`` otherwise, None if no text."""
+    """``zh`` when CJK characters (each about a word) outnumber Latin words, else ``en``;
+    None without any letters."""
     sample = text[:4000]
     cjk = len(_CJK.findall(sample))
-    latin = len(_LATIN.findall(sample))
+    latin = len(_LATIN_WORD.findall(sample))
     if not cjk and not latin:
         return None
     return "zh" if cjk >= latin else "en"

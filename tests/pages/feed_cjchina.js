@@ -1,0 +1,1 @@
+var cjchina_data = {pc_top_fragment: [{url: 'https://finance.china.com/domestic/11173294/20251124/49000011.html', title: '财经要闻', pic_url: ''}], focusMap: [{url: "https://finance.china.com/yiyao/13004692/20251124/49000013.html", pre_title: "医药"}]};

@@ -1,0 +1,1 @@
+var mili_data = {"banner":[{"url":"https://military.china.com/news/568/20251124/49000005.html","title":"军事头条","short_title":"头条","art_img":"//img.a.jpg"}],"left_pic":[],"middle_art":[{"url":"https://military.china.com/important/11132797/20251123/49000004.html","title":"要闻"}],"right_topic":[],"right_history":[]};

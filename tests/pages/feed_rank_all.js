@@ -1,0 +1,1 @@
+var day_top={"name":"新闻","list":[{"title":"美乌首轮会谈结束","summary":"摘要","url":"https:\/\/news.china.com\/domestic\/945\/20251124\/49000001.html","createTime":"2025-11-24 22:19:13"},{"title":"神舟二十二号飞行任务标识发布","summary":"","url":"//news.china.com/social/1007/20251124/49000002.html","createTime":"2025-11-24 22:16:26"}]};
