@@ -38,6 +38,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 
+# Progress every minute (LogStats) and the end-of-crawl summary at INFO; DEBUG logs every item.
+LOG_LEVEL = "INFO"
+
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 

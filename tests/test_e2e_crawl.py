@@ -1,0 +1,194 @@
+"""End to end: ``scrapy crawl china_com`` against the local copy of the site, as a user runs it.
+
+Every emitted article is compared field by field with what the generator says the page
+holds; nothing outside the scope may be requested.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chinanews.localsite import LocalSite, serve
+from tests.conftest import ROOT, SCRAPY, Crawl, outside_base, run_crawl
+
+pytestmark = pytest.mark.e2e
+
+COMPARED_FIELDS = (
+    "url", "article_id", "channel", "column_id", "title", "published_at", "published_at_raw",
+    "source", "source_url", "author", "editor", "keywords", "summary", "body", "images",
+    "related", "pages", "template",
+)
+
+
+@pytest.fixture(scope="module")
+def site(sentinel: Any) -> Any:
+    local = LocalSite(size=60, seed=7, outside_base=outside_base(sentinel))
+    with serve(local) as server:
+        yield local, server
+
+
+@pytest.fixture(scope="module")
+def full_crawl(site: Any, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    _, server = site
+    return run_crawl(tmp_path_factory.mktemp("full"), "-a", f"start_urls={server.start_url}")
+
+
+def by_url(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["url"]: item for item in items}
+
+
+def test_crawl_succeeds_and_logs_a_summary(full_crawl: Crawl) -> None:
+    assert full_crawl.returncode == 0, full_crawl.log[-3000:]
+    assert "Crawl finished (finished)" in full_crawl.log
+    assert "Traceback" not in full_crawl.log
+    assert [k for k in full_crawl.stats if k.startswith("spider_exceptions")] == []
+    # the only errors are Scrapy giving up on the page that always answers 500
+    errors = [line for line in full_crawl.log.splitlines() if " ERROR: " in line]
+    assert errors and all("Gave up retrying" in line for line in errors), errors
+
+
+def test_every_reachable_article_is_emitted_once(site: Any, full_crawl: Crawl) -> None:
+    local, server = site
+    expected = local.expected(server)
+    urls = [item["url"] for item in full_crawl.items]
+    assert [u for u, n in Counter(urls).items() if n > 1] == []
+    assert sorted(set(expected) - set(urls)) == []
+    assert sorted(set(urls) - set(expected)) == []
+
+
+@pytest.mark.parametrize("field", COMPARED_FIELDS)
+def test_every_field_matches_the_generator(site: Any, full_crawl: Crawl, field: str) -> None:
+    local, server = site
+    expected = local.expected(server)
+    wrong = {
+        url: (item.get(field), expected[url][field])
+        for url, item in by_url(full_crawl.items).items()
+        if url in expected and item.get(field) != expected[url][field]
+    }
+    assert wrong == {}
+
+
+def test_items_carry_crawl_time_and_language(full_crawl: Crawl) -> None:
+    assert full_crawl.items
+    for item in full_crawl.items:
+        assert item["crawled_at"].endswith("+00:00")
+        assert item["language"] == "zh"
+
+
+def test_every_template_and_multipage_article_is_covered(site: Any, full_crawl: Crawl) -> None:
+    templates = Counter(item["template"] for item in full_crawl.items)
+    assert set(templates) >= {"A", "B", "C", "D", "tech", "generic"}
+    assert any(item["pages"] > 1 for item in full_crawl.items)
+
+
+def test_nothing_outside_the_scope_is_requested(sentinel: Any, full_crawl: Crawl) -> None:
+    assert sentinel.hits == []
+    # the off-site redirect was seen and stopped by the scope guard
+    assert full_crawl.stat("chinanews/scope/blocked") >= 1
+
+
+def test_pages_that_are_not_articles_are_counted_with_their_reason(site: Any, full_crawl: Crawl) -> None:
+    local, server = site
+    reasons = Counter(local.non_articles(server).values())
+    assert full_crawl.stat("chinanews/no_article/no_body") >= reasons["no_body"]
+    assert full_crawl.stat("httperror/response_ignored_status_count/404") >= 1
+    assert full_crawl.stat("httperror/response_ignored_status_count/500") >= 1
+    assert full_crawl.stat("retry/count") >= 1
+    assert full_crawl.stat("chinanews/pages/list") >= 5
+    assert full_crawl.stat("chinanews/pages/feed") >= 3
+
+
+def test_robots_txt_is_obeyed(site: Any, full_crawl: Crawl) -> None:
+    local, server = site
+    disallowed = [p for p in server.requests if p.startswith("/news/private/")]
+    assert disallowed == []
+    assert full_crawl.stat("robotstxt/forbidden") >= 1
+
+
+def test_output_is_readable_utf8(tmp_path: Path, site: Any, full_crawl: Crawl) -> None:
+    _, server = site
+    crawl = run_crawl(
+        tmp_path, "-a", f"start_urls={server.start_url}", settings={"CLOSESPIDER_ITEMCOUNT": "3"}
+    )
+    text = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    assert "\\u" not in text
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert crawl.stat("finish_reason", "") == "closespider_itemcount"
+    # responses already downloaded when the limit is hit still yield their items
+    assert 3 <= len(crawl.items) < len(full_crawl.items)
+
+
+def test_default_output_goes_to_the_data_dir(tmp_path: Path, site: Any) -> None:
+    _, server = site
+    data_dir = tmp_path / "data"
+    crawl = run_crawl(
+        tmp_path,
+        "-a", f"start_urls={server.start_url}",
+        settings={"CLOSESPIDER_ITEMCOUNT": "2"},
+        output=None,
+        env={"CHINANEWS_DATA_DIR": str(data_dir)},
+    )
+    assert crawl.returncode == 0, crawl.log[-2000:]
+    files = sorted((data_dir / "jsonl" / "china_com").glob("china_com-*.jsonl"))
+    assert len(files) == 1
+    assert f"Articles are written to {data_dir}" in crawl.log
+    lines = files[0].read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 2
+    assert json.loads(lines[0])["title"]
+
+
+def test_since_skips_older_articles_and_stops_paginating(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
+    local, server = site
+    dates = sorted(item["published_at"][:10] for item in full_crawl.items if item["published_at"])
+    since = dates[len(dates) // 2]
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", "-a", f"since={since}")
+    assert crawl.returncode == 0
+    assert crawl.items
+    assert all(item["published_at"][:10] >= since for item in crawl.items)
+    newer = {i["url"] for i in full_crawl.items if i["published_at"][:10] >= since}
+    emitted = {i["url"] for i in crawl.items}
+    assert emitted <= newer
+    assert len(emitted) >= 0.8 * len(newer)
+    assert crawl.stat("chinanews/lists/stopped_at_since") >= 1
+    assert crawl.stat("chinanews/pages/list") < full_crawl.stat("chinanews/pages/list")
+
+
+def test_channels_limit_the_crawl(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
+    _, server = site
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", "-a", "channels=military,tech")
+    assert crawl.returncode == 0
+    channels = {item["channel"] for item in crawl.items}
+    assert channels == {"military", "tech"}
+    wanted = {i["url"] for i in full_crawl.items if i["channel"] in channels}
+    assert {i["url"] for i in crawl.items} == wanted
+
+
+def test_depth_limit_works_as_everywhere(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
+    _, server = site
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", settings={"DEPTH_LIMIT": "1"})
+    assert crawl.returncode == 0
+    assert 0 < len(crawl.items) < len(full_crawl.items)
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("since=2025-02-30", "error: since: '2025-02-30' is not a date; use YYYY-MM-DD"),
+        ("channels=sports", "error: channels: unknown sports; choose from"),
+        ("start_urls=ftp://news.china.com/", "error: start_urls: 'ftp://news.china.com/' is not an http(s) URL"),
+    ],
+)
+def test_bad_arguments_stop_before_the_crawl(argument: str, message: str) -> None:
+    proc = subprocess.run(
+        [*SCRAPY, "crawl", "china_com", "-a", argument],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(message)
