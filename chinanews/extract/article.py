@@ -103,7 +103,7 @@ def _extract(url: str, html: str | bytes, encoding: str | None) -> ArticleExtrac
     title = located.title or generic.title_fallback(page, meta)
     if not title:
         return ArticleExtraction(None, NO_TITLE, links)
-    if not body.lines:
+    if not body.lines and not body.images:  # one page of a gallery may hold just a picture
         return ArticleExtraction(None, NO_BODY, links)
 
     editor = None

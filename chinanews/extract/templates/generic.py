@@ -164,7 +164,10 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
             if located.source:
                 break
     if not located.source:
-        located.source = _name(ld.get("publisher")) or clean_or_none(
+        publisher = _name(ld.get("publisher"))
+        if publisher and ("中华网" in publisher or "china.com" in publisher.lower()):
+            publisher = None  # the site itself, not the outlet a story comes from
+        located.source = publisher or clean_or_none(
             meta.get("source") or meta.get("article:source")
         )
     keywords = ld.get("keywords")
