@@ -1,0 +1,53 @@
+"""Command line: ``python -m chinanews.localsite serve|expected|non-articles ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .server import serve
+from .site import LocalSite
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m chinanews.localsite", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("serve", "expected", "non-articles"):
+        s = sub.add_parser(name)
+        s.add_argument("--size", type=int, default=200)
+        s.add_argument("--seed", type=int, default=1)
+        s.add_argument("--outside", default="http://localhost:9/", help="base URL of the outside host")
+        if name == "serve":
+            s.add_argument("--host", default="127.0.0.1")
+            s.add_argument("--port", type=int, default=8000)
+            s.add_argument("--verbose", action="store_true", help="log every request to stderr")
+        else:
+            s.add_argument("--base", default="http://127.0.0.1:8000", help="base URL the site is served at")
+    args = p.parse_args(argv)
+    t0 = time.monotonic()
+    site = LocalSite(size=args.size, seed=args.seed, outside_base=args.outside)
+    if args.cmd == "serve":
+        with serve(site, args.host, args.port, verbose=args.verbose) as base:
+            print(f"base URL:  {base}", flush=True)
+            print(f"start URL: {base}{site.start_path}", flush=True)
+            print(f"({len(site)} article pages, built in {time.monotonic() - t0:.1f}s; Ctrl-C stops)",
+                  file=sys.stderr, flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        return 0
+    if args.cmd == "expected":
+        for item in site.expected(args.base).values():
+            sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+        return 0
+    for url, reason in site.non_articles(args.base).items():
+        sys.stdout.write(json.dumps({"url": url, "reason": reason}, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

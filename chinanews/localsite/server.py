@@ -1,0 +1,103 @@
+"""A small threaded HTTP/1.1 server for a ``LocalSite`` (and a sentinel for the outside host)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .site import LocalSite
+
+
+class BaseURL(str):
+    """The base URL of a running server (``http://127.0.0.1:PORT``), which also carries the
+    list of request targets it answered, in arrival order (``base.requests``)."""
+
+    requests: list[str]
+    server: ThreadingHTTPServer
+
+    def __new__(cls, value: str) -> BaseURL:
+        obj = super().__new__(cls, value)
+        obj.requests = []
+        return obj
+
+    @property
+    def start_url(self) -> str:
+        return self + "/"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "chinanews-localsite/1"
+
+        def do_GET(self) -> None:
+            self._answer(send_body=True)
+
+        def do_HEAD(self) -> None:
+            self._answer(send_body=False)
+
+        def _answer(self, send_body: bool) -> None:
+            log.append(self.path)
+            if site is None:  # outside sentinel
+                body, status, headers, delay = b"outside\n", 200, [("Content-Type", "text/plain")], 0.0
+            else:
+                host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+                r = site.render(self.path, f"http://{host}")
+                body, status, headers, delay = r.body, r.status, r.headers, r.delay
+            if delay:
+                time.sleep(delay)
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if verbose:
+                super().log_message(format, *args)
+
+    return Handler
+
+
+@contextmanager
+def _run(site: LocalSite | None, host: str, port: int, verbose: bool) -> Iterator[BaseURL]:
+    log: list[str] = []
+    httpd = _Server((host, port), _handler(site, log, verbose))
+    base = BaseURL(f"http://{host}:{httpd.server_address[1]}")
+    base.requests = log
+    base.server = httpd
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@contextmanager
+def serve(site: LocalSite, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> Iterator[BaseURL]:
+    """Serve ``site`` in a background thread; yields the base URL (with ``.requests``)."""
+    with _run(site, host, port, verbose) as base:
+        yield base
+
+
+@contextmanager
+def serve_outside(host: str = "127.0.0.1", port: int = 0) -> Iterator[BaseURL]:
+    """A sentinel for the outside host: answers everything with 200 and records it.
+    A correct crawl leaves ``base.requests`` empty."""
+    with _run(None, host, port, False) as base:
+        yield base

@@ -1,0 +1,212 @@
+"""``LocalSite``: the public face of the local china.com (routing, truth, page iteration)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from chinanews.urls import canonical_url
+
+from . import render
+from .model import _LRU, BASE, EXPECTED_FEATURES, LISTS, SiteModel
+
+_ART_RE = re.compile(r"^(?P<stem>/.+/20\d{6}/(?P<aid>[a-z]*\d+))(?:_(?P<page>\d+|all))?\.html$")
+_LIST_RE = re.compile(r"^(?P<dir>/.+/)(?:index(?:_(?P<n>\d+))?\.html)?$")
+_TUIJIAN_RE = re.compile(r"^/finance/tuijian/p/(?P<n>\d+)/?$")
+_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+        b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+_LIST_DIRS = {v[0]: k for k, v in LISTS.items()}
+
+
+@dataclass
+class Response:
+    """What the server sends for one path."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+    charset: str | None = "utf-8"
+
+
+class LocalSite:
+    """A deterministic synthetic china.com.
+
+    ``size`` is about the number of article pages, ``seed`` fixes every byte, ``outside_base``
+    is where source links, ad links and the off-site redirect point.
+    """
+
+    #: The one start URL path a crawler needs.
+    start_path = "/"
+    #: Seconds the slow article waits before answering.
+    slow_delay = 1.5
+
+    def __init__(self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/") -> None:
+        self.model = SiteModel(size=size, seed=seed, outside_base=outside_base)
+        self._cache: _LRU = _LRU(512)
+
+    # ------------------------------------------------------------------ serving
+    @property
+    def outside_base(self) -> str:
+        return self.model.outside
+
+    def render(self, target: str, base: str = "http://127.0.0.1") -> Response:
+        """The response to ``GET target`` (path plus optional query) for a site at ``base``."""
+        parts = urlsplit(target)
+        path = parts.path or "/"
+        key = (path, parts.query)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache.put(key, self._route(path, parts.query))
+        status, text, ctype, charset, delay, extra = got
+        base = base.rstrip("/")
+        body = text.replace(BASE, base).encode(charset or "utf-8", errors="xmlcharrefreplace") \
+            if isinstance(text, str) else text
+        headers = [("Content-Type", ctype), *extra]
+        return Response(status, body, headers, delay, charset)
+
+    def _route(self, path: str, query: str) -> tuple[int, str | bytes, str, str | None, float, list[tuple[str, str]]]:
+        m = self.model
+        html_t = "text/html; charset=utf-8"
+        if path == "/":
+            return 200, render.portal(m), html_t, "utf-8", 0.0, []
+        if path == "/robots.txt":
+            return 200, render.robots_txt(), "text/plain; charset=utf-8", "utf-8", 0.0, []
+        if path in ("/news/", "/news/index.html"):
+            return 200, render.news_home(m), html_t, "utf-8", 0.0, []
+        if path.startswith("/static/"):
+            if path.endswith(".gif") or path.endswith(".png"):
+                return 200, _GIF, "image/gif", None, 0.0, []
+            ctype = "text/css" if path.endswith(".css") else "application/javascript"
+            return 200, "/* static */\n", f"{ctype}; charset=utf-8", "utf-8", 0.0, []
+        if path in ("/rank/rank/cms/news/day/rank_all.js", "/rank/rank/cms/mili/day/rank_all.js"):
+            feed = "news" if "/news/" in path else "mili"
+            return 200, render.rank_js(m, feed), "application/javascript; charset=utf-8", "utf-8", 0.0, []
+        if path == "/finance/index/getNewsInfo":
+            q = parse_qs(query)
+            try:
+                page = int(q.get("page", ["1"])[0])
+            except ValueError:
+                page = 1
+            column = q.get("column_id", [""])[0]
+            return 200, render.finance_json(m, page, column), "application/json; charset=utf-8", "utf-8", 0.0, []
+        if path in ("/finance/domestic/", "/finance/domestic/index.html"):
+            return 200, render.finance_shell(m), html_t, "utf-8", 0.0, []
+        t = _TUIJIAN_RE.match(path)
+        if t:
+            return (200, render.tuijian_json(m, int(t["n"])), "application/json; charset=utf-8",
+                    "utf-8", 0.0, [])
+        lm = _LIST_RE.match(path)
+        if lm and lm["dir"] in _LIST_DIRS and _LIST_DIRS[lm["dir"]] != "finjson":
+            page = int(lm["n"]) if lm["n"] else 1
+            if lm["n"] and page < 2:
+                return self._not_found()
+            text = render.list_page(m, _LIST_DIRS[lm["dir"]], page)
+            if text is not None:
+                return 200, text, html_t, "utf-8", 0.0, []
+            return self._not_found()
+        am = _ART_RE.match(path)
+        if am:
+            return self._article(path, am)
+        return self._not_found()
+
+    def _not_found(self) -> tuple[int, str, str, str, float, list[tuple[str, str]]]:
+        return 404, render.error_page(404), "text/html; charset=utf-8", "utf-8", 0.0, []
+
+    def _article(self, path: str, am: re.Match[str]) -> tuple[int, str, str, str | None, float, list[tuple[str, str]]]:
+        m = self.model
+        i = m.by_aid.get(am["aid"])
+        if i is None:
+            return self._not_found()
+        a = m.arts[i]
+        if path.startswith("/3g/act/"):
+            if i in m.mobile and path == m.mobile_path(i):
+                return 200, render.mobile(m, i), "text/html; charset=utf-8", "utf-8", 0.0, []
+            return self._not_found()
+        if am["stem"] + ".html" != m.path_of(i):
+            return self._not_found()
+        pages = m.pages_of(i)
+        page = am["page"]
+        if page is None:
+            pg = "1"
+        elif page == "all":
+            if pages == 1 or a.feature == "multi_noall":
+                return self._not_found()
+            pg = "all"
+        else:
+            if not 2 <= int(page) + 1 <= pages:
+                return self._not_found()
+            pg = str(int(page) + 1)
+        f = a.feature
+        if f == "http500":
+            return 500, render.error_page(500), "text/html; charset=utf-8", "utf-8", 0.0, []
+        if f == "redirect":
+            return (302, "", "text/html; charset=utf-8", "utf-8", 0.0,
+                    [("Location", f"{m.outside}news/{a.aid}.html")])
+        if f == "notart":
+            return 200, render.topic_page(m, i), "text/html; charset=utf-8", "utf-8", 0.0, []
+        delay = self.slow_delay if f == "slow" else 0.0
+        if f == "gbk_header":
+            return 200, render.article(m, i, pg, "gbk"), "text/html; charset=GBK", "gbk", delay, []
+        if f == "gbk_meta":
+            return 200, render.article(m, i, pg, "gb2312"), "text/html", "gbk", delay, []
+        return 200, render.article(m, i, pg), "text/html; charset=utf-8", "utf-8", delay, []
+
+    # ------------------------------------------------------------------ truth
+    def expected(self, base_url: str) -> dict[str, dict[str, Any]]:
+        """Canonical URL -> expected article fields, for every article reachable from ``/``."""
+        m = self.model
+        seen, _ = m.reachable()
+        base = base_url.rstrip("/")
+        out = {}
+        for i in sorted(seen):
+            if m.arts[i].feature in EXPECTED_FEATURES:
+                item = m.expected_article(i, base)
+                out[item["url"]] = item
+        return out
+
+    def non_articles(self, base_url: str) -> dict[str, str]:
+        """Served (or linked) URLs a crawler meets that must not become articles -> reason."""
+        _, non = self.model.reachable()
+        base = base_url.rstrip("/")
+        return {base + p: r for p, r in sorted(non.items())}
+
+    def article_urls(self, base_url: str) -> list[str]:
+        """Every article page URL the site serves with 200 (all pages of multi-page ones)."""
+        m = self.model
+        base = base_url.rstrip("/")
+        out = []
+        for a in m.arts:
+            if a.feature in ("http500", "redirect", "notart"):
+                continue
+            n = m.pages_of(a.idx)
+            out.append(base + m.path_of(a.idx))
+            out += [base + m.path_of(a.idx, str(k)) for k in range(2, n + 1)]
+            if n > 1 and a.feature != "multi_noall":
+                out.append(base + m.path_of(a.idx, "all"))
+            if a.idx in m.mobile:
+                out.append(base + m.mobile_path(a.idx))
+        return out
+
+    def pages(self, base_url: str = "http://127.0.0.1:8000") -> Iterator[tuple[str, str]]:
+        """(url, html) of every article page the site serves, decoded; for extractor benchmarks.
+        Look the truth up with ``expected(base_url)[canonical_url(url)]`` (absent: not an
+        expected article, or a page of one that only makes sense with the others)."""
+        for url in self.article_urls(base_url):
+            r = self.render(urlsplit(url).path, base_url)
+            yield url, r.body.decode(r.charset or "utf-8")
+
+    def canonical(self, base_url: str, path: str) -> str:
+        return canonical_url(base_url.rstrip("/") + path)
+
+    def advance(self, new: int = 0, edit: int = 0) -> None:
+        """Publish ``new`` articles newer than all others and change the bodies of ``edit``
+        existing ones (deterministically from the seed and the number of earlier advances)."""
+        self.model.advance(new=new, edit=edit)
+        self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self.model.arts)
