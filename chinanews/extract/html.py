@@ -100,14 +100,24 @@ def looks_binary(text: str) -> bool:
     return bad > len(sample) * 0.1
 
 
+_PLAIN = re.compile(r"[^\s\\]*$")
+
+
+def _plain(href: str) -> bool:
+    """No whitespace, backslash or dot segment: joining is string concatenation."""
+    return "/." not in href and _PLAIN.match(href) is not None
+
+
 class UrlJoiner:
     """Absolutise hrefs against a page URL (or its ``<base href>``), with a small cache."""
 
-    __slots__ = ("base", "cache", "scheme")
+    __slots__ = ("base", "cache", "origin", "scheme")
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.scheme = urlsplit(base).scheme or "https"
+        parts = urlsplit(base)
+        self.scheme = parts.scheme or "https"
+        self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
         self.cache: dict[str, str | None] = {}
 
     def __call__(self, href: str | None, *, keep_fragment: bool = False) -> str | None:
@@ -121,6 +131,24 @@ class UrlJoiner:
         self.cache[key] = out
         return out
 
+    def _fast(self, href: str, low: str) -> str | None:
+        """Absolute, protocol-relative and root-relative hrefs without dot segments need no
+        ``urljoin`` (most links on a page are such)."""
+        if not _plain(href):
+            return None
+        if low.startswith(("http://", "https://")):
+            return (
+                href
+                if len(href) > 8
+                and href[low.index("//") + 2 : low.index("//") + 3] not in ("", "/")
+                else None
+            )
+        if href.startswith("//"):
+            return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
+        if href.startswith("/") and self.origin:
+            return f"{self.origin}{href}"
+        return None
+
     def _join(self, href: str, keep_fragment: bool) -> str | None:
         href = href.strip().strip("\u200b\ufeff")
         if not href or href.startswith("#"):
@@ -128,6 +156,9 @@ class UrlJoiner:
         low = href[:11].lower()
         if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
             return None
+        fast = self._fast(href, low)
+        if fast is not None:
+            return fast if keep_fragment else fast.split("#", 1)[0]
         try:
             url = urljoin(self.base, href)
             parts = urlsplit(url)

@@ -22,6 +22,7 @@ LABELS = etree.XPath(
     " | //a[contains(., '相关新闻') or contains(., '相关阅读')]"
 )
 _QUOTED = re.compile(r"""["']((?:https?:)?//[^"'\s<>\\]+|/[^"'\s<>\\]+)["']""")
+_FEEDISH = re.compile(r"rank(?:_all)?\.js|getNewsInfo|/p/\d|/api/")
 _RECOMMENDED = re.compile(
     r"arttj|recommend|tuijian|xgtj|ranktop|hotnews|hot_news|hot-news|js-follow-right", re.I
 )
@@ -196,6 +197,8 @@ def script_urls(root: HtmlElement, join: UrlJoiner) -> list[str]:
         if not code or len(code) > 500_000:
             continue
         for m in _QUOTED.finditer(code):
+            if not _FEEDISH.search(m.group(1)):
+                continue
             url = join(m.group(1), keep_fragment=False)
             if url and link_kind(url) is LinkKind.FEED:
                 out.append(url)
@@ -228,7 +231,10 @@ def collect_links(
         href = a.get("href")
         if not href:
             continue
-        text = a.text_content().strip(" \t\r\n\u3000\xa0")
+        text = a.text
+        if len(a):  # <a><span>下一页</span></a>
+            text = a.text_content()
+        text = text.strip(" \t\r\n\u3000\xa0") if text else ""
         if text in ("下一页", "全文", "上一页"):
             pager_anchors.append(a)
             if text == "下一页" and links.next_page is None:
