@@ -12,10 +12,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
+from lxml.html import HtmlElement
 from lxml_html_clean import Cleaner
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
-
-HtmlElement = lxml.html.HtmlElement
 
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")

@@ -14,7 +14,7 @@ from chinanews.dates import find_date_text, to_iso
 from chinanews.extract.html import HtmlElement, UrlJoiner, base_url, decode, looks_binary, parse
 from chinanews.extract.links import script_urls
 from chinanews.extract.model import ListEntry, ListPage
-from chinanews.extract.templates.base import Page, first_in, has_class, iter_class, pick, text_of
+from chinanews.extract.templates.base import Page, first_in, iter_class, pick, text_of
 from chinanews.extract.text import clean, clean_or_none, dedupe
 from chinanews.urls import LinkKind, link_kind
 
@@ -154,4 +154,4 @@ def _extract(url: str, html: str | bytes, encoding: str | None, now: datetime | 
     )
 
 
-__all__ = ["extract_list", "has_class"]
+__all__ = ["extract_list"]
