@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class LocalSite:
     def __init__(self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/") -> None:
         self.model = SiteModel(size=size, seed=seed, outside_base=outside_base)
         self._cache: _LRU = _LRU(512)
+        self._lock = threading.Lock()  # the caches are shared by the server's threads
 
     # ------------------------------------------------------------------ serving
     @property
@@ -58,9 +60,10 @@ class LocalSite:
         parts = urlsplit(target)
         path = parts.path or "/"
         key = (path, parts.query)
-        got = self._cache.get(key)
-        if got is None:
-            got = self._cache.put(key, self._route(path, parts.query))
+        with self._lock:
+            got = self._cache.get(key)
+            if got is None:
+                got = self._cache.put(key, self._route(path, parts.query))
         status, text, ctype, charset, delay, extra = got
         base = base.rstrip("/")
         body = text.replace(BASE, base).encode(charset or "utf-8", errors="xmlcharrefreplace") \
@@ -159,7 +162,8 @@ class LocalSite:
     def expected(self, base_url: str) -> dict[str, dict[str, Any]]:
         """Canonical URL -> expected article fields, for every article reachable from ``/``."""
         m = self.model
-        seen, _ = m.reachable()
+        with self._lock:
+            seen, _ = m.reachable()
         base = base_url.rstrip("/")
         out = {}
         for i in sorted(seen):
@@ -205,8 +209,9 @@ class LocalSite:
     def advance(self, new: int = 0, edit: int = 0) -> None:
         """Publish ``new`` articles newer than all others and change the bodies of ``edit``
         existing ones (deterministically from the seed and the number of earlier advances)."""
-        self.model.advance(new=new, edit=edit)
-        self._cache.clear()
+        with self._lock:
+            self.model.advance(new=new, edit=edit)
+            self._cache.clear()
 
     def __len__(self) -> int:
         return len(self.model.arts)
