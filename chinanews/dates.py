@@ -19,13 +19,16 @@ _ABSOLUTE = re.compile(
 _NO_YEAR = re.compile(
     r"(?<!\d)(?P<m>\d{1,2})\s*[-/月]\s*(?P<d>\d{1,2})\s*日?\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
 )
+_ISO_WITH_OFFSET = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+)
 _COMPACT = re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>\d{2})(?P<d>\d{2})(?!\d)")
 _MINUTES_AGO = re.compile(r"(\d+)\s*分钟前")
 _HOURS_AGO = re.compile(r"(\d+)\s*小时前")
 _DAYS_AGO = re.compile(r"(\d+)\s*天前")
 _DAY_WORD = re.compile(r"(今天|昨天|前天)\s*(?:(\d{1,2}):(\d{2}))?")
 _DATE_IN_TEXT = re.compile(
-    r"20\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"20\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*T?\s*\d{1,2}:\d{2}(?::\d{2})?)?"
 )
 
 
@@ -45,6 +48,13 @@ def parse_datetime(raw: str | None, now: datetime | None = None) -> datetime | N
     if not raw:
         return None
     text = raw.strip()
+    if _ISO_WITH_OFFSET.match(text):
+        try:
+            return datetime.fromisoformat(
+                text.replace(" ", "T", 1).replace("Z", "+00:00")
+            ).astimezone(BEIJING)
+        except ValueError:
+            pass  # not a valid ISO time after all: read it like any other form below
     m = _ABSOLUTE.search(text)
     if m:
         return _build(

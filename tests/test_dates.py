@@ -27,6 +27,9 @@ NOW = datetime(2025, 11, 24, 22, 30, 0, tzinfo=BEIJING)
         ("3小时前", "2025-11-24T19:30:00+08:00"),
         ("昨天 08:05", "2025-11-23T08:05:00+08:00"),
         ("前天", "2025-11-22T00:00:00+08:00"),
+        ("2025-11-24T02:15:00Z", "2025-11-24T10:15:00+08:00"),  # UTC, as JSON-LD may give it
+        ("2025-11-24T22:19:13+08:00", "2025-11-24T22:19:13+08:00"),
+        ("2025-11-24 14:19:13+00:00", "2025-11-24T22:19:13+08:00"),
     ],
 )
 def test_to_iso(raw: str, iso: str) -> None:
@@ -41,3 +44,4 @@ def test_unreadable_dates_give_none(raw: str | None) -> None:
 def test_find_date_text() -> None:
     assert find_date_text("2018-09-18 13:35:03 \xa0环球网 参与评论") == "2018-09-18 13:35:03"
     assert find_date_text("no date here") is None
+    assert find_date_text("datePublished: 2025-11-24T22:19:13+08:00") == "2025-11-24T22:19:13"
