@@ -10,6 +10,7 @@ paragraph block) is not an article.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,18 @@ _DATE_META = (
     "date",
 )
 _MIN_BLOCK = 120  # characters of paragraph text a page needs to count as an article
+# Page chrome whose paragraphs are never an article body (footers, navigation, rails).
+_CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
+
+
+def _in_chrome(element: Any) -> bool:
+    for ancestor in element.iterancestors():
+        marks = f"{ancestor.get('id', '')} {ancestor.get('class', '')}"
+        if ancestor.tag in ("footer", "nav", "header", "aside") or (
+            marks.strip() and _CHROME.search(marks)
+        ):
+            return True
+    return False
 
 
 def read_json_ld(page: Page) -> list[dict[str, Any]]:
@@ -112,7 +125,7 @@ def largest_block(page: Page):
     scores: dict[Any, int] = {}
     for p in _PARAGRAPHS(page.root):
         parent = p.getparent()
-        if parent is None:
+        if parent is None or _in_chrome(p):
             continue
         size = len(p.text_content().strip())
         if size:
