@@ -146,6 +146,15 @@ def article_ref(url: str) -> ArticleRef | None:
     return None
 
 
+_MOBILE_RE = re.compile(r"(?:^|/)act/[A-Za-z0-9_]+/\d+/20\d{6}/\d+\.html?$")
+
+
+def is_mobile_mirror(url: str) -> bool:
+    """True for the mobile mirror's article URLs (``3g.china.com/act/<channel>/...``), which
+    carry the same id as a desktop article."""
+    return bool(_MOBILE_RE.search(urlsplit(url).path))
+
+
 def link_kind(url: str) -> LinkKind:
     """Classify a URL by its path shape."""
     parts = urlsplit(url)

@@ -143,20 +143,31 @@ def test_default_output_goes_to_the_data_dir(tmp_path: Path, site: Any) -> None:
     assert json.loads(lines[0])["title"]
 
 
-def test_since_skips_older_articles_and_stops_paginating(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
-    local, server = site
-    dates = sorted(item["published_at"][:10] for item in full_crawl.items if item["published_at"])
-    since = dates[len(dates) // 2]
+@pytest.fixture(scope="module")
+def paged_site(sentinel: Any) -> Any:
+    """A site large enough for list pages to paginate over two days of news."""
+    local = LocalSite(size=400, seed=5, outside_base=outside_base(sentinel))
+    with serve(local) as server:
+        yield local, server
+
+
+def test_since_skips_older_articles_and_stops_paginating(paged_site: Any, tmp_path: Path) -> None:
+    local, server = paged_site
+    expected = local.expected(server)
+    days = sorted({a["published_at"][:10] for a in expected.values() if a["published_at"]})
+    since = days[-1]
     crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", "-a", f"since={since}")
-    assert crawl.returncode == 0
+    assert crawl.returncode == 0, crawl.log[-2000:]
     assert crawl.items
-    assert all(item["published_at"][:10] >= since for item in crawl.items)
-    newer = {i["url"] for i in full_crawl.items if i["published_at"][:10] >= since}
-    emitted = {i["url"] for i in crawl.items}
+    assert all(item["published_at"][:10] >= since for item in crawl.items if item["published_at"])
+    newer = {u for u, a in expected.items() if a["published_at"] and a["published_at"][:10] >= since}
+    emitted = {i["url"] for i in crawl.items if i["published_at"]}
     assert emitted <= newer
-    assert len(emitted) >= 0.8 * len(newer)
+    assert len(emitted) >= 0.9 * len(newer)
     assert crawl.stat("chinanews/lists/stopped_at_since") >= 1
-    assert crawl.stat("chinanews/pages/list") < full_crawl.stat("chinanews/pages/list")
+    assert crawl.stat("chinanews/links/before_since") >= 1
+    older_pages = [p for p in server.requests if f"/{days[0].replace('-', '')}/" in p]
+    assert len(older_pages) < 0.2 * sum(1 for a in expected.values() if (a["published_at"] or "")[:10] == days[0])
 
 
 def test_channels_limit_the_crawl(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
@@ -192,3 +203,21 @@ def test_bad_arguments_stop_before_the_crawl(argument: str, message: str) -> Non
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(message)
+
+
+def test_a_mobile_mirror_page_yields_its_desktop_article(site: Any, tmp_path: Path) -> None:
+    local, server = site
+    mirrors = [u for u, reason in local.non_articles(server).items() if reason == "mobile_mirror"]
+    assert mirrors
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={mirrors[0]}", settings={"DEPTH_LIMIT": "1"})
+    assert crawl.returncode == 0, crawl.log[-2000:]
+    urls = {item["url"] for item in crawl.items}
+    article_id = mirrors[0].rsplit("/", 1)[1].split(".")[0]
+    desktop = [u for u in local.expected(server) if u.endswith(f"/{article_id}.html") and "/3g/" not in u]
+    assert desktop and desktop[0] in urls
+    assert not any("/3g/" in u for u in urls)
+    assert crawl.stat("chinanews/no_article/mobile_mirror") == 1
+
+
+def test_full_crawl_never_emits_mobile_urls(full_crawl: Crawl) -> None:
+    assert not any("/3g/" in item["url"] for item in full_crawl.items)

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 
@@ -29,6 +31,7 @@ from chinanews.urls import (
     article_ref,
     channel_of,
     in_scope,
+    is_mobile_mirror,
     link_kind,
     netloc,
     request_url,
@@ -121,8 +124,17 @@ class ChinaComSpider(scrapy.Spider):
         self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
         self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
         self._scheduled_ids: set[str] = set()
+        # Mobile-mirror links wait until the crawl idles: the desktop page of the same id is
+        # usually found meanwhile, and is the one to emit.
+        self._mobile_pending: dict[str, str] = {}
         #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
         self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ChinaComSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -193,6 +205,9 @@ class ChinaComSpider(scrapy.Spider):
                 return None
             if ref.article_id in self._scheduled_ids:
                 return None
+            if is_mobile_mirror(url) and via != "mobile":
+                self._mobile_pending.setdefault(ref.article_id, url)
+                return None
             self._scheduled_ids.add(ref.article_id)
         return scrapy.Request(
             request_url(url),
@@ -200,6 +215,27 @@ class ChinaComSpider(scrapy.Spider):
             priority=kind.value + priority_bonus,
             meta={"via": via},
         )
+
+    def _follow_desktop(self, url: str) -> scrapy.Request | None:
+        ref = article_ref(url)
+        if ref is None or not self._in_scope(url):
+            return None
+        self._scheduled_ids.discard(ref.article_id)  # the mirror held the id; the desktop page takes it
+        return self._follow(url, via="canonical")
+
+    def _on_idle(self) -> None:
+        """Fetch the mobile-mirror articles whose desktop page never turned up."""
+        pending = [u for i, u in self._mobile_pending.items() if i not in self._scheduled_ids]
+        self._mobile_pending.clear()
+        scheduled = False
+        for url in pending:
+            request = self._follow(url, via="mobile")
+            if request is not None:
+                assert self.crawler.engine is not None
+                self.crawler.engine.crawl(request)
+                scheduled = True
+        if scheduled:
+            raise DontCloseSpider
 
     def _in_scope(self, url: str) -> bool:
         return in_scope(url, self.scope_netlocs)
@@ -283,6 +319,15 @@ class ChinaComSpider(scrapy.Spider):
         result = extract_article(response.url, response.body, encoding=response.encoding)
         yield from self._follow_article_links(result)
         ref = article_ref(response.url)
+        if is_mobile_mirror(response.url):
+            desktop = response.css("link[rel=canonical]::attr(href)").get()
+            if desktop and not is_mobile_mirror(response.urljoin(desktop)):
+                # The mirror names its desktop page: emit that one, under its own URL.
+                self._inc(f"{STAT}/no_article/mobile_mirror")
+                request = self._follow_desktop(response.urljoin(desktop))
+                if request is not None:
+                    yield request
+                return
         if result.article is None:
             if parts:  # a later page failed: emit what the earlier pages gave
                 yield from self._emit(self._merge(parts), response)
