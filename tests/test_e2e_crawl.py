@@ -20,9 +20,24 @@ from tests.conftest import ROOT, SCRAPY, Crawl, outside_base, run_crawl
 pytestmark = pytest.mark.e2e
 
 COMPARED_FIELDS = (
-    "url", "article_id", "channel", "column_id", "title", "published_at", "published_at_raw",
-    "source", "source_url", "author", "editor", "keywords", "summary", "body", "images",
-    "related", "pages", "template",
+    "url",
+    "article_id",
+    "channel",
+    "column_id",
+    "title",
+    "published_at",
+    "published_at_raw",
+    "source",
+    "source_url",
+    "author",
+    "editor",
+    "keywords",
+    "summary",
+    "body",
+    "images",
+    "related",
+    "pages",
+    "template",
 )
 
 
@@ -93,7 +108,9 @@ def test_nothing_outside_the_scope_is_requested(sentinel: Any, full_crawl: Crawl
     assert full_crawl.stat("chinanews/scope/blocked") >= 1
 
 
-def test_pages_that_are_not_articles_are_counted_with_their_reason(site: Any, full_crawl: Crawl) -> None:
+def test_pages_that_are_not_articles_are_counted_with_their_reason(
+    site: Any, full_crawl: Crawl
+) -> None:
     local, server = site
     reasons = Counter(local.non_articles(server).values())
     assert full_crawl.stat("chinanews/no_article/no_body") >= reasons["no_body"]
@@ -105,7 +122,7 @@ def test_pages_that_are_not_articles_are_counted_with_their_reason(site: Any, fu
 
 
 def test_robots_txt_is_obeyed(site: Any, full_crawl: Crawl) -> None:
-    local, server = site
+    _, server = site
     disallowed = [p for p in server.requests if p.startswith("/news/private/")]
     assert disallowed == []
     assert full_crawl.stat("robotstxt/forbidden") >= 1
@@ -129,7 +146,8 @@ def test_default_output_goes_to_the_data_dir(tmp_path: Path, site: Any) -> None:
     data_dir = tmp_path / "data"
     crawl = run_crawl(
         tmp_path,
-        "-a", f"start_urls={server.start_url}",
+        "-a",
+        f"start_urls={server.start_url}",
         settings={"CLOSESPIDER_ITEMCOUNT": "2"},
         output=None,
         env={"CHINANEWS_DATA_DIR": str(data_dir)},
@@ -160,19 +178,25 @@ def test_since_skips_older_articles_and_stops_paginating(paged_site: Any, tmp_pa
     assert crawl.returncode == 0, crawl.log[-2000:]
     assert crawl.items
     assert all(item["published_at"][:10] >= since for item in crawl.items if item["published_at"])
-    newer = {u for u, a in expected.items() if a["published_at"] and a["published_at"][:10] >= since}
+    newer = {
+        u for u, a in expected.items() if a["published_at"] and a["published_at"][:10] >= since
+    }
     emitted = {i["url"] for i in crawl.items if i["published_at"]}
     assert emitted <= newer
     assert len(emitted) >= 0.9 * len(newer)
     assert crawl.stat("chinanews/lists/stopped_at_since") >= 1
     assert crawl.stat("chinanews/links/before_since") >= 1
     older_pages = [p for p in server.requests if f"/{days[0].replace('-', '')}/" in p]
-    assert len(older_pages) < 0.2 * sum(1 for a in expected.values() if (a["published_at"] or "")[:10] == days[0])
+    assert len(older_pages) < 0.2 * sum(
+        1 for a in expected.values() if (a["published_at"] or "")[:10] == days[0]
+    )
 
 
 def test_channels_limit_the_crawl(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
     _, server = site
-    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", "-a", "channels=military,tech")
+    crawl = run_crawl(
+        tmp_path, "-a", f"start_urls={server.start_url}", "-a", "channels=military,tech"
+    )
     assert crawl.returncode == 0
     channels = {item["channel"] for item in crawl.items}
     assert channels == {"military", "tech"}
@@ -182,7 +206,9 @@ def test_channels_limit_the_crawl(site: Any, full_crawl: Crawl, tmp_path: Path) 
 
 def test_depth_limit_works_as_everywhere(site: Any, full_crawl: Crawl, tmp_path: Path) -> None:
     _, server = site
-    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}", settings={"DEPTH_LIMIT": "1"})
+    crawl = run_crawl(
+        tmp_path, "-a", f"start_urls={server.start_url}", settings={"DEPTH_LIMIT": "1"}
+    )
     assert crawl.returncode == 0
     assert 0 < len(crawl.items) < len(full_crawl.items)
 
@@ -192,13 +218,19 @@ def test_depth_limit_works_as_everywhere(site: Any, full_crawl: Crawl, tmp_path:
     [
         ("since=2025-02-30", "error: since: '2025-02-30' is not a date; use YYYY-MM-DD"),
         ("channels=sports", "error: channels: unknown sports; choose from"),
-        ("start_urls=ftp://news.china.com/", "error: start_urls: 'ftp://news.china.com/' is not an http(s) URL"),
+        (
+            "start_urls=ftp://news.china.com/",
+            "error: start_urls: 'ftp://news.china.com/' is not an http(s) URL",
+        ),
     ],
 )
 def test_bad_arguments_stop_before_the_crawl(argument: str, message: str) -> None:
     proc = subprocess.run(
         [*SCRAPY, "crawl", "china_com", "-a", argument],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
@@ -213,7 +245,9 @@ def test_a_mobile_mirror_page_yields_its_desktop_article(site: Any, tmp_path: Pa
     assert crawl.returncode == 0, crawl.log[-2000:]
     urls = {item["url"] for item in crawl.items}
     article_id = mirrors[0].rsplit("/", 1)[1].split(".")[0]
-    desktop = [u for u in local.expected(server) if u.endswith(f"/{article_id}.html") and "/3g/" not in u]
+    desktop = [
+        u for u in local.expected(server) if u.endswith(f"/{article_id}.html") and "/3g/" not in u
+    ]
     assert desktop and desktop[0] in urls
     assert not any("/3g/" in u for u in urls)
     assert crawl.stat("chinanews/no_article/mobile_mirror") == 1

@@ -36,13 +36,20 @@ def norm(s: str) -> str:
 
 
 def page_text(site: LocalSite, url: str) -> tuple[int, str, dict[str, str]]:
-    r = site.render(urlsplit(url).path + ("?" + urlsplit(url).query if urlsplit(url).query else ""), BASE)
+    r = site.render(
+        urlsplit(url).path + ("?" + urlsplit(url).query if urlsplit(url).query else ""), BASE
+    )
     return r.status, r.body.decode(r.charset or "utf-8"), dict(r.headers)
 
 
-CONTAINERS = {"A": "#chan_newsDetail", "tech": "#chan_newsDetail", "B": "#chan_newsDetail",
-              "C": "#js_article_content", "D": "#js-main .arti-detail, #js-arti-detail",
-              "generic": ".ent-article-bd"}
+CONTAINERS = {
+    "A": "#chan_newsDetail",
+    "tech": "#chan_newsDetail",
+    "B": "#chan_newsDetail",
+    "C": "#js_article_content",
+    "D": "#js-main .arti-detail, #js-arti-detail",
+    "generic": ".ent-article-bd",
+}
 
 
 def mini_extract(html: str, template: str) -> dict:
@@ -56,14 +63,27 @@ def mini_extract(html: str, template: str) -> dict:
         lines.append(t)
     for img in box.xpath(".//img[not(ancestor::*[contains(@class,'artiLogo')])]"):
         src = img.attrib["src"]
-        images.append({"url": "http:" + src if src.startswith("//") else src, "caption": img.attrib.get("alt")})
+        images.append(
+            {
+                "url": "http:" + src if src.startswith("//") else src,
+                "caption": img.attrib.get("alt"),
+            }
+        )
     text = sel.xpath("string(//body)").get()
     ed = re.search(r"责任编辑[:：]\s*([^)）\s]+)", text)
-    title = (sel.css("h1#chan_newsTitle::text, h1.article_title::text, h1.article-main-title::text, "
-                     "h1.arti-title::text, h1#arti-title::text").get()
-             or sel.xpath("//meta[@property='og:title' or @name='og:title']/@content").get())
-    return {"body": "\n".join(lines), "images": images, "editor": ed.group(1) if ed else None,
-            "title": title}
+    title = (
+        sel.css(
+            "h1#chan_newsTitle::text, h1.article_title::text, h1.article-main-title::text, "
+            "h1.arti-title::text, h1#arti-title::text"
+        ).get()
+        or sel.xpath("//meta[@property='og:title' or @name='og:title']/@content").get()
+    )
+    return {
+        "body": "\n".join(lines),
+        "images": images,
+        "editor": ed.group(1) if ed else None,
+        "title": title,
+    }
 
 
 def article_html(site: LocalSite, item: dict) -> list[str]:
@@ -79,7 +99,11 @@ def article_html(site: LocalSite, item: dict) -> list[str]:
         status, html, _ = page_text(site, nxt)
         assert status == 200
         parts.append(html)
-        href = Selector(text=html).xpath("//div[@id='chan_multipageNumN']/a[text()='下一页']/@href").get()
+        href = (
+            Selector(text=html)
+            .xpath("//div[@id='chan_multipageNumN']/a[text()='下一页']/@href")
+            .get()
+        )
         nxt = urljoin(nxt, href) if href else None
     assert len(parts) == item["pages"]
     return parts
@@ -113,22 +137,29 @@ def mini_crawl(site: LocalSite) -> tuple[dict[str, int], set[str]]:
                     links.append(BASE + q.path.rsplit("/p/", 1)[0] + f"/p/{n + 1}")
                 else:
                     n = int(re.search(r"page=(\d+)", q.query).group(1))
-                    links.append(BASE + q.path + "?" + q.query.replace(f"page={n}", f"page={n + 1}"))
+                    links.append(
+                        BASE + q.path + "?" + q.query.replace(f"page={n}", f"page={n + 1}")
+                    )
         elif text.startswith("var day_top="):
-            links += [r["url"] for r in json.loads(text[len("var day_top="):].rstrip(";"))["list"]]
+            links += [r["url"] for r in json.loads(text[len("var day_top=") :].rstrip(";"))["list"]]
         else:
             sel = Selector(text=text)
             links += sel.xpath("//a/@href | //script/@src").getall()
             links += re.findall(r"[\"'](/finance/index/getNewsInfo\?[^\"']+)[\"']", text)
-            box = sel.css("#chan_newsDetail, #js_article_content, .arti-detail, #js-arti-detail, .ent-article-bd")
+            box = sel.css(
+                "#chan_newsDetail, #js_article_content, .arti-detail, #js-arti-detail, .ent-article-bd"
+            )
             if box and norm(box.xpath("string()").get() or ""):
                 with_body.add(url)
         for href in links:
             absu = urljoin(url, href).split("#")[0]
             if urlsplit(absu).netloc != urlsplit(BASE).netloc:
                 continue
-            if link_kind(absu) in (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE, LinkKind.LIST, LinkKind.FEED) \
-                    and absu not in seen:
+            if (
+                link_kind(absu)
+                in (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE, LinkKind.LIST, LinkKind.FEED)
+                and absu not in seen
+            ):
                 queue.append(absu)
     return seen, with_body
 
@@ -136,8 +167,13 @@ def mini_crawl(site: LocalSite) -> tuple[dict[str, int], set[str]]:
 # ------------------------------------------------------------------------ tests
 def test_deterministic_from_seed() -> None:
     a, b, c = LocalSite(60, seed=5), LocalSite(60, seed=5), LocalSite(60, seed=6)
-    urls = ["/", "/news/", "/news/domestic/", "/finance/index/getNewsInfo?page=1&column_id=11173294",
-            "/rank/rank/cms/news/day/rank_all.js"]
+    urls = [
+        "/",
+        "/news/",
+        "/news/domestic/",
+        "/finance/index/getNewsInfo?page=1&column_id=11173294",
+        "/rank/rank/cms/news/day/rank_all.js",
+    ]
     for u in urls:
         assert a.render(u, BASE).body == b.render(u, BASE).body
     assert a.render("/", BASE).body != c.render("/", BASE).body
@@ -156,7 +192,11 @@ def test_expected_fields_and_channels(site: LocalSite) -> None:
         assert url == canonical_url(url) == e["url"]
         assert e["channel"] == channel_of(url)
         ref = article_ref(url)
-        assert ref is not None and ref.article_id == e["article_id"] and ref.column_id == e["column_id"]
+        assert (
+            ref is not None
+            and ref.article_id == e["article_id"]
+            and ref.column_id == e["column_id"]
+        )
         assert e["published_at"].endswith("+08:00")
         assert e["body"] and e["title"]
         assert "责任编辑" not in e["body"] and "关闭" not in e["body"].splitlines()
@@ -190,8 +230,9 @@ def test_crawl_reaches_exactly_the_truth(site: LocalSite) -> None:
     seen, with_body = mini_crawl(site)
     exp = site.expected(BASE)
     non = site.non_articles(BASE)
-    reached = {canonical_url(u) for u in with_body} - {canonical_url(u) for u, r in non.items()
-                                                       if r in ("mobile_mirror", "not_article")}
+    reached = {canonical_url(u) for u in with_body} - {
+        canonical_url(u) for u, r in non.items() if r in ("mobile_mirror", "not_article")
+    }
     assert reached == set(exp)
     for url, reason in non.items():
         if reason == "robots":
@@ -212,7 +253,11 @@ def test_crawl_reaches_exactly_the_truth(site: LocalSite) -> None:
 
 def test_related_only_articles_exist(site: LocalSite) -> None:
     m = site.model
-    listed = {i for v in m.lists.values() for i in v} | set(m.rank_items("news")) | set(m.rank_items("mili"))
+    listed = (
+        {i for v in m.lists.values() for i in v}
+        | set(m.rank_items("news"))
+        | set(m.rank_items("mili"))
+    )
     exp = site.expected(BASE)
     only_related = [e for e in exp.values() if m.by_aid[e["article_id"]] not in listed]
     assert only_related
@@ -246,8 +291,12 @@ def test_server_serves_expected_with_charset_and_records_requests() -> None:
         site = LocalSite(size=50, seed=1, outside_base=outside + "/")
         with serve(site) as base:
             exp = site.expected(base)
-            gbk = {m.path_of(a.idx): a.feature for m in [site.model] for a in m.arts
-                   if a.feature.startswith("gbk")}
+            gbk = {
+                m.path_of(a.idx): a.feature
+                for m in [site.model]
+                for a in m.arts
+                if a.feature.startswith("gbk")
+            }
             t0 = time.monotonic()
             for url in exp:
                 with urllib.request.urlopen(url, timeout=10) as resp:
@@ -267,7 +316,9 @@ def test_server_serves_expected_with_charset_and_records_requests() -> None:
             assert time.monotonic() - t0 >= site.slow_delay  # the slow page is expected
             assert len(base.requests) == len(exp)
             assert set(base.requests) == {urlsplit(u).path for u in exp}
-            redirect = next(u for u, r in site.non_articles(base).items() if r == "offsite_redirect")
+            redirect = next(
+                u for u, r in site.non_articles(base).items() if r == "offsite_redirect"
+            )
 
             class NoRedirect(urllib.request.HTTPRedirectHandler):
                 def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -277,7 +328,9 @@ def test_server_serves_expected_with_charset_and_records_requests() -> None:
                 urllib.request.build_opener(NoRedirect).open(redirect, timeout=5)
             assert err.value.code == 302 and err.value.headers["Location"].startswith(outside)
             with pytest.raises(HTTPError) as err:
-                urllib.request.urlopen(next(u for u, r in site.non_articles(base).items() if r == "http_500"))
+                urllib.request.urlopen(
+                    next(u for u, r in site.non_articles(base).items() if r == "http_500")
+                )
             assert err.value.code == 500
         assert outside.requests == []
 

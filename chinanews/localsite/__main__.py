@@ -18,13 +18,17 @@ def main(argv: list[str] | None = None) -> int:
         s = sub.add_parser(name)
         s.add_argument("--size", type=int, default=200)
         s.add_argument("--seed", type=int, default=1)
-        s.add_argument("--outside", default="http://localhost:9/", help="base URL of the outside host")
+        s.add_argument(
+            "--outside", default="http://localhost:9/", help="base URL of the outside host"
+        )
         if name == "serve":
             s.add_argument("--host", default="127.0.0.1")
             s.add_argument("--port", type=int, default=8000)
             s.add_argument("--verbose", action="store_true", help="log every request to stderr")
         else:
-            s.add_argument("--base", default="http://127.0.0.1:8000", help="base URL the site is served at")
+            s.add_argument(
+                "--base", default="http://127.0.0.1:8000", help="base URL the site is served at"
+            )
     args = p.parse_args(argv)
     t0 = time.monotonic()
     site = LocalSite(size=args.size, seed=args.seed, outside_base=args.outside)
@@ -32,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         with serve(site, args.host, args.port, verbose=args.verbose) as base:
             print(f"base URL:  {base}", flush=True)
             print(f"start URL: {base}{site.start_path}", flush=True)
-            print(f"({len(site)} article pages, built in {time.monotonic() - t0:.1f}s; Ctrl-C stops)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"({len(site)} article pages, built in {time.monotonic() - t0:.1f}s; Ctrl-C stops)",
+                file=sys.stderr,
+                flush=True,
+            )
             try:
                 while True:
                     time.sleep(3600)

@@ -45,7 +45,9 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("domestic_c", "/news/domestic/945", "945", "C", "domestic", "domestic", 14),
     Section("domestic_a", "/news/domesticgd/10000159", "10000159", "A", "domestic", "domestic", 6),
-    Section("intl_c", "/news/international/1000", "1000", "C", "international", "international", 14),
+    Section(
+        "intl_c", "/news/international/1000", "1000", "C", "international", "international", 14
+    ),
     Section("social_c", "/news/social/1007", "1007", "C", "social", "social", 10),
     Section("social_a", "/news/socialgd/10000169", "10000169", "A", "social", "social", 6),
     Section("mil_news", "/military/news/568", "568", "B", "military", "military", 8),
@@ -59,8 +61,16 @@ SECTIONS: tuple[Section, ...] = (
 PRIVATE = Section("private", "/news/private/945", "945", "C", "domestic", "", 0)
 ALL_SECTIONS = (*SECTIONS, PRIVATE)
 SECTION_INDEX = {s.key: i for i, s in enumerate(ALL_SECTIONS)}
-TEMPLATE_NAME = {"A": "A", "B": "B", "C": "C", "D": "D", "D2": "D", "tech": "tech",
-                 "tech2020": "tech", "generic": "generic"}
+TEMPLATE_NAME = {
+    "A": "A",
+    "B": "B",
+    "C": "C",
+    "D": "D",
+    "D2": "D",
+    "tech": "tech",
+    "tech2020": "tech",
+    "generic": "generic",
+}
 
 #: List pages: key -> (path, title, per page, style).
 LISTS: dict[str, tuple[str, str, int, str]] = {
@@ -79,11 +89,36 @@ FIN_COLUMN = "11173294"
 F_NONE = ""
 SPECIALS = ("empty", "trunc_body", "trunc_head", "http500", "slow", "redirect", "notart", "private")
 #: Features whose page carries the related / in-body links a crawler follows.
-LINK_BEARING = frozenset({F_NONE, "hidden", "feed_only", "multi", "multi_noall", "gbk_header",
-                          "gbk_meta", "synd", "slow", "orphan"})
+LINK_BEARING = frozenset(
+    {
+        F_NONE,
+        "hidden",
+        "feed_only",
+        "multi",
+        "multi_noall",
+        "gbk_header",
+        "gbk_meta",
+        "synd",
+        "slow",
+        "orphan",
+    }
+)
 #: Features whose article is expected when reachable.
-EXPECTED_FEATURES = frozenset({F_NONE, "hidden", "feed_only", "multi", "multi_noall",
-                               "gbk_header", "gbk_meta", "synd", "slow", "trunc_body", "orphan"})
+EXPECTED_FEATURES = frozenset(
+    {
+        F_NONE,
+        "hidden",
+        "feed_only",
+        "multi",
+        "multi_noall",
+        "gbk_header",
+        "gbk_meta",
+        "synd",
+        "slow",
+        "trunc_body",
+        "orphan",
+    }
+)
 
 
 class Art:
@@ -180,7 +215,9 @@ class _LRU(OrderedDict):
 class SiteModel:
     """Articles, lists, feeds and the link graph; text is produced on demand."""
 
-    def __init__(self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/") -> None:
+    def __init__(
+        self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/"
+    ) -> None:
         self.size = size
         self.seed = seed
         self.outside = outside_base if outside_base.endswith("/") else outside_base + "/"
@@ -248,12 +285,18 @@ class SiteModel:
 
         def free(pred: Any = None, lo: int = 0, hi: int | None = None) -> list[int]:
             hi = n if hi is None else hi
-            return [i for i in range(lo, hi) if arts[i].feature == F_NONE and (pred is None or pred(arts[i]))]
+            return [
+                i
+                for i in range(lo, hi)
+                if arts[i].feature == F_NONE and (pred is None or pred(arts[i]))
+            ]
 
         def tmpl(*names: str) -> Any:
             return lambda a: a.section.template in names
 
-        def pick(feature: str, k: int, pred: Any = None, lo: int = 0, hi: int | None = None) -> list[int]:
+        def pick(
+            feature: str, k: int, pred: Any = None, lo: int = 0, hi: int | None = None
+        ) -> list[int]:
             cands = free(pred, lo, hi)
             chosen = sorted(rng.sample(cands, min(k, len(cands))))
             for i in chosen:
@@ -280,7 +323,9 @@ class SiteModel:
             arts[i].listed = False
         # feed-only: recent news / military articles that only the rank feeds carry
         recent = max(0, n - 300)
-        news_secs = {SECTION_INDEX[k] for k in ("domestic_c", "domestic_a", "intl_c", "social_c", "social_a")}
+        news_secs = {
+            SECTION_INDEX[k] for k in ("domestic_c", "domestic_a", "intl_c", "social_c", "social_a")
+        }
         mil_secs = {SECTION_INDEX[k] for k in ("mil_news", "mil_imp")}
         for i in pick("feed_only", 2, lambda a: a.sec in news_secs, recent, body_hi):
             arts[i].listed = False
@@ -290,11 +335,21 @@ class SiteModel:
             self.feed_only["mili"].append(i)
         # syndicated copies: a later article re-publishes an earlier story in another channel
         n_synd = 0
-        for c in pick("synd", count(0.03, 3), lambda a: a.section.column is not None
-                      and a.section.template not in ("generic",), 10, n):
+        for c in pick(
+            "synd",
+            count(0.03, 3),
+            lambda a: a.section.column is not None and a.section.template not in ("generic",),
+            10,
+            n,
+        ):
             ch = arts[c].section.channel
-            cands = [j for j in range(max(0, c - 300), c) if arts[j].feature == F_NONE
-                     and arts[j].section.channel != ch and arts[j].section.template != "generic"]
+            cands = [
+                j
+                for j in range(max(0, c - 300), c)
+                if arts[j].feature == F_NONE
+                and arts[j].section.channel != ch
+                and arts[j].section.template != "generic"
+            ]
             if not cands:
                 arts[c].feature = F_NONE
                 continue
@@ -302,11 +357,17 @@ class SiteModel:
             arts[c].edit = n_synd % 3
             n_synd += 1
         # related-only articles, each hung on a plain article's related list (some in a chain)
-        hidden = pick("hidden", count(0.06, 4), lambda a: a.section.template != "generic", body_lo, body_hi)
+        hidden = pick(
+            "hidden", count(0.06, 4), lambda a: a.section.template != "generic", body_lo, body_hi
+        )
         for h in hidden:
             arts[h].listed = False
         self._rebuild_members()
-        plain = [i for i in range(n) if arts[i].feature == F_NONE and arts[i].section.template != "generic"]
+        plain = [
+            i
+            for i in range(n)
+            if arts[i].feature == F_NONE and arts[i].section.template != "generic"
+        ]
         for k, h in enumerate(hidden):
             parent = hidden[k - 1] if k % 4 == 3 else rng.choice(plain)  # every 4th: a chain
             self.children.setdefault(parent, []).append(h)
@@ -316,15 +377,25 @@ class SiteModel:
             dead_id = 48_000_000 + rng.randrange(10**6)
             d = datetime.fromtimestamp(a.ts - 86400 * 3, BEIJING)
             title, _, _, _ = self.head(rng.randrange(n))
-            path = f"{a.section.prefix}/{d:%Y%m%d}/{dead_id}.html" if a.section.column else \
-                f"/tech/article/{d:%Y%m%d}/kejiyuan{dead_id}.html"
+            path = (
+                f"{a.section.prefix}/{d:%Y%m%d}/{dead_id}.html"
+                if a.section.column
+                else f"/tech/article/{d:%Y%m%d}/kejiyuan{dead_id}.html"
+            )
             self.dead_links[i] = (path, "旧闻：" + title, a.ts - 86400 * 3)
         d = datetime.fromtimestamp(arts[n // 2].ts, BEIJING)
-        self.dead_list_entry = (f"/news/social/1007/{d:%Y%m%d}/{48_500_000 + n}.html",
-                                self.head(n // 2)[0] + "（已删除）", arts[n // 2].ts)
+        self.dead_list_entry = (
+            f"/news/social/1007/{d:%Y%m%d}/{48_500_000 + n}.html",
+            self.head(n // 2)[0] + "（已删除）",
+            arts[n // 2].ts,
+        )
         for p in (i for i in range(n) if arts[i].feature == "private"):
             self.private_links[rng.choice(plain)] = p
-        mob = [i for i in plain if arts[i].section.column and arts[i].section.template in ("A", "B", "C")]
+        mob = [
+            i
+            for i in plain
+            if arts[i].section.column and arts[i].section.template in ("A", "B", "C")
+        ]
         self.mobile = set(rng.sample(mob, min(len(mob), count(0.03, 2))))
         self._rebuild_lists()
 
@@ -337,7 +408,11 @@ class SiteModel:
     def _rebuild_lists(self) -> None:
         self.lists = {k: [] for k in LISTS}
         for a in self.arts:
-            if a.listed and a.section.list_key and a.feature not in ("hidden", "orphan", "feed_only", "private"):
+            if (
+                a.listed
+                and a.section.list_key
+                and a.feature not in ("hidden", "orphan", "feed_only", "private")
+            ):
                 self.lists[a.section.list_key].append(a.idx)
                 if a.section.key == "fin_dom" and a.idx % 2 == 0:  # recommended too
                     self.lists["tuijian"].append(a.idx)
@@ -354,7 +429,9 @@ class SiteModel:
             self._add_articles(new, start, start + new * 120, rng)
             self.now_ts = start + new * 120 + 60
         if edit:
-            cands = [a.idx for a in self.arts if a.feature in (F_NONE, "multi", "gbk_header", "gbk_meta")]
+            cands = [
+                a.idx for a in self.arts if a.feature in (F_NONE, "multi", "gbk_header", "gbk_meta")
+            ]
             for i in sorted(rng.sample(cands, min(edit, len(cands)))):
                 self.arts[i].revision += 1
         self._rebuild_members()
@@ -415,8 +492,10 @@ class SiteModel:
         r = self._rng("rel", i)
         mem = self.members.get(a.section.channel, [])
         pos = bisect.bisect_left(mem, i)
-        window = [j for j in mem[max(0, pos - 120):pos] if j != i]
-        out: list[tuple[str, int | None]] = [("art", j) for j in r.sample(window, min(len(window), r.randint(3, 6)))]
+        window = [j for j in mem[max(0, pos - 120) : pos] if j != i]
+        out: list[tuple[str, int | None]] = [
+            ("art", j) for j in r.sample(window, min(len(window), r.randint(3, 6)))
+        ]
         out.sort(key=lambda t: -(t[1] or 0))
         for c in self.children.get(i, []):
             out.insert(r.randrange(len(out) + 1), ("art", c))
@@ -483,13 +562,21 @@ class SiteModel:
             # an image, usually followed by a caption paragraph
             h = f"{sr.getrandbits(40):010x}"
             d = datetime.fromtimestamp(story.ts, BEIJING)
-            src = sr.choice((f"//img1.utuku.china.com/uploadimg/news/{d:%Y/%m/%d}/{h}.jpg",
-                             f"https://img2.utuku.china.com/640x0/news/{d:%Y%m%d}/{h}.jpg",
-                             f"//img0{sr.randint(1, 3)}.imgcdc.com/news/{d:%Y%m%d}/{h}.jpg"))
+            src = sr.choice(
+                (
+                    f"//img1.utuku.china.com/uploadimg/news/{d:%Y/%m/%d}/{h}.jpg",
+                    f"https://img2.utuku.china.com/640x0/news/{d:%Y%m%d}/{h}.jpg",
+                    f"//img0{sr.randint(1, 3)}.imgcdc.com/news/{d:%Y%m%d}/{h}.jpg",
+                )
+            )
             cap = sr.choice(words.CAPTIONS) if sr.random() < 0.8 else None
             alt = f' alt="{cap}"' if cap else ""
-            blocks.append(Block(f'<p style="text-align: center;"><img src="{src}"{alt} border="0"></p>',
-                                [(src, cap)]))
+            blocks.append(
+                Block(
+                    f'<p style="text-align: center;"><img src="{src}"{alt} border="0"></p>',
+                    [(src, cap)],
+                )
+            )
             if cap and sr.random() < 0.8:
                 blocks.append(Block(f'<p style="text-align: center;">{cap}</p>'))
         if sr.random() < 0.08:
@@ -506,31 +593,48 @@ class SiteModel:
             while blocks[k].images or not block_text(blocks[k].html):
                 k -= 1
             url = f"{self.outside}{outlet_host}/article/{sr.getrandbits(32):08x}.html"
-            blocks[k].html = blocks[k].html[:-4] + f'（<a href="{url}" target="_blank">查看原文</a>）</p>'
+            blocks[k].html = (
+                blocks[k].html[:-4] + f'（<a href="{url}" target="_blank">查看原文</a>）</p>'
+            )
         if a.feature == "synd" and a.edit == 1:
             blocks.append(Block(f"<p>{indent}（本文转载自{outlet}，中华网综合整理）</p>"))
 
         kws = words.keywords(sr, topic, channel)
         summary = None if ar.random() < 0.12 else block_text(blocks[0].html)[:70]
-        editor = ar.choice((f"{ar.randrange(10000):04d}", words.person_name(ar), f"DF{ar.randint(100, 999)}"))
+        editor = ar.choice(
+            (f"{ar.randrange(10000):04d}", words.person_name(ar), f"DF{ar.randint(100, 999)}")
+        )
         author = words.person_name(ar) if template in ("A", "tech") and ar.random() < 0.4 else None
         source_prefix = template != "C" or ar.random() < 0.5
-        linked_source = template in ("A", "B", "tech") or (template == "C" and source_prefix) or \
-            (template in ("D", "D2", "tech2020") and ar.random() < 0.5)
+        linked_source = (
+            template in ("A", "B", "tech")
+            or (template == "C" and source_prefix)
+            or (template in ("D", "D2", "tech2020") and ar.random() < 0.5)
+        )
         source_url = f"{self.outside}{outlet_host}/" if linked_source else None
         time_style = {"D": "min", "D2": "cn", "generic": "iso"}.get(template, "sec")
         pages = self.pages_of(i)
         breaks: list[int] = []
         if pages > 1:
             if len(blocks) < pages:
-                blocks += [Block(f"<p>{indent}{html.escape(words.paragraph(sr, topic, channel), quote=False)}</p>")
-                           for _ in range(pages - len(blocks))]
+                blocks += [
+                    Block(
+                        f"<p>{indent}{html.escape(words.paragraph(sr, topic, channel), quote=False)}</p>"
+                    )
+                    for _ in range(pages - len(blocks))
+                ]
             step = len(blocks) / pages
-            breaks = sorted({max(1, min(len(blocks) - 1, round(step * k))) for k in range(1, pages)})
+            breaks = sorted(
+                {max(1, min(len(blocks) - 1, round(step * k))) for k in range(1, pages)}
+            )
             while len(breaks) < pages - 1:  # pragma: no cover - tiny bodies only
-                blocks.append(Block(f"<p>{html.escape(words.paragraph(sr, topic, channel), quote=False)}</p>"))
+                blocks.append(
+                    Block(f"<p>{html.escape(words.paragraph(sr, topic, channel), quote=False)}</p>")
+                )
                 step = len(blocks) / pages
-                breaks = sorted({max(1, min(len(blocks) - 1, round(step * k))) for k in range(1, pages)})
+                breaks = sorted(
+                    {max(1, min(len(blocks) - 1, round(step * k))) for k in range(1, pages)}
+                )
         related = []
         for kind, j in self.related_targets(i):
             if kind == "dead":
@@ -538,7 +642,11 @@ class SiteModel:
             else:
                 assert j is not None
                 path, t, ts = self.path_of(j), self.title_of(j), self.arts[j].ts
-            shown = None if template in ("D", "D2") and ar.random() < 0.5 else fmt_time(ts, "sec" if template == "C" else "min")
+            shown = (
+                None
+                if template in ("D", "D2") and ar.random() < 0.5
+                else fmt_time(ts, "sec" if template == "C" else "min")
+            )
             related.append((path, t, shown))
         flags = {
             "kw_visible": template == "C" and ar.random() < 0.4,
@@ -550,14 +658,28 @@ class SiteModel:
             "jsonld": template == "generic",
         }
         return Content(
-            idx=i, template=template, title=title, short=short, keywords=kws,
-            kw_visible=flags["kw_visible"], summary=summary, source=outlet, source_url=source_url,
-            source_prefix=source_prefix, author=author,
+            idx=i,
+            template=template,
+            title=title,
+            short=short,
+            keywords=kws,
+            kw_visible=bool(flags["kw_visible"]),
+            summary=summary,
+            source=outlet,
+            source_url=source_url,
+            source_prefix=source_prefix,
+            author=author,
             editor=None if template == "generic" else editor,
             editor_style="p" if template == "C" and ar.random() < 0.6 else "div",
-            time_raw=fmt_time(a.ts, time_style), blocks=blocks, page_breaks=breaks, related=related,
-            related_heading="相关阅读" if template in ("D", "D2") or ar.random() < 0.3 else "相关新闻",
-            mobile_path=self.mobile_path(i) if i in self.mobile else None, flags=flags,
+            time_raw=fmt_time(a.ts, time_style),
+            blocks=blocks,
+            page_breaks=breaks,
+            related=related,
+            related_heading="相关阅读"
+            if template in ("D", "D2") or ar.random() < 0.3
+            else "相关新闻",
+            mobile_path=self.mobile_path(i) if i in self.mobile else None,
+            flags=flags,
         )
 
     # ----------------------------------------------------------------- feeds
@@ -572,8 +694,14 @@ class SiteModel:
 
     def recommended(self, i: int) -> list[int]:
         """The ``#js-arttj-med`` list of a template-C page: recent stories, some twice."""
-        pool = sorted((j for k in ("domestic", "international", "social", "military", "finjson")
-                       for j in self.lists[k][:15]), reverse=True)[:40]
+        pool = sorted(
+            (
+                j
+                for k in ("domestic", "international", "social", "military", "finjson")
+                for j in self.lists[k][:15]
+            ),
+            reverse=True,
+        )[:40]
         r = self._rng("rec", i, self.generation)
         items = r.sample(pool, min(len(pool), 26))
         for _ in range(min(3, len(items))):
@@ -611,8 +739,14 @@ class SiteModel:
                 stack.append(t)
             if i in self.mobile:
                 non[self.mobile_path(i)] = "mobile_mirror"
-        reasons = {"empty": "no_body", "trunc_head": "no_body", "http500": "http_500",
-                   "redirect": "offsite_redirect", "notart": "not_article", "private": "robots"}
+        reasons = {
+            "empty": "no_body",
+            "trunc_head": "no_body",
+            "http500": "http_500",
+            "redirect": "offsite_redirect",
+            "notart": "not_article",
+            "private": "robots",
+        }
         for i in seen:
             f = self.arts[i].feature
             if f in reasons:
@@ -637,7 +771,9 @@ class SiteModel:
         images = []
         for b in blocks:
             for src, cap in b.images:
-                images.append({"url": f"{scheme}:{src}" if src.startswith("//") else src, "caption": cap})
+                images.append(
+                    {"url": f"{scheme}:{src}" if src.startswith("//") else src, "caption": cap}
+                )
         truncated = a.feature == "trunc_body"
         story = self.arts[a.story]
         return {
@@ -656,8 +792,14 @@ class SiteModel:
             "summary": c.summary,
             "body": "\n".join(body_lines),
             "images": images,
-            "related": [] if truncated else [
-                {"url": canonical_url(base + p), "title": t, "published_at": to_iso(s) if s else None}
+            "related": []
+            if truncated
+            else [
+                {
+                    "url": canonical_url(base + p),
+                    "title": t,
+                    "published_at": to_iso(s) if s else None,
+                }
                 for p, t, s in c.related
             ],
             "pages": self.pages_of(i),

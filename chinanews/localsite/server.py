@@ -49,9 +49,15 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
         def _answer(self, send_body: bool) -> None:
             log.append(self.path)
             if site is None:  # outside sentinel
-                body, status, headers, delay = b"outside\n", 200, [("Content-Type", "text/plain")], 0.0
+                body, status, headers, delay = (
+                    b"outside\n",
+                    200,
+                    [("Content-Type", "text/plain")],
+                    0.0,
+                )
             else:
-                host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+                address: Any = self.server.server_address
+                host = self.headers.get("Host") or f"{address[0]}:{address[1]}"
                 r = site.render(self.path, f"http://{host}")
                 body, status, headers, delay = r.body, r.status, r.headers, r.delay
             if delay:
@@ -78,7 +84,9 @@ def _run(site: LocalSite | None, host: str, port: int, verbose: bool) -> Iterato
     base = BaseURL(f"http://{host}:{httpd.server_address[1]}")
     base.requests = log
     base.server = httpd
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield base
@@ -89,7 +97,9 @@ def _run(site: LocalSite | None, host: str, port: int, verbose: bool) -> Iterato
 
 
 @contextmanager
-def serve(site: LocalSite, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> Iterator[BaseURL]:
+def serve(
+    site: LocalSite, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+) -> Iterator[BaseURL]:
     """Serve ``site`` in a background thread; yields the base URL (with ``.requests``)."""
     with _run(site, host, port, verbose) as base:
         yield base

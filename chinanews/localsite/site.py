@@ -17,8 +17,10 @@ from .model import _LRU, BASE, EXPECTED_FEATURES, LISTS, SiteModel
 _ART_RE = re.compile(r"^(?P<stem>/.+/20\d{6}/(?P<aid>[a-z]*\d+))(?:_(?P<page>\d+|all))?\.html$")
 _LIST_RE = re.compile(r"^(?P<dir>/.+/)(?:index(?:_(?P<n>\d+))?\.html)?$")
 _TUIJIAN_RE = re.compile(r"^/finance/tuijian/p/(?P<n>\d+)/?$")
-_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
-        b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 _LIST_DIRS = {v[0]: k for k, v in LISTS.items()}
 
 
@@ -45,7 +47,9 @@ class LocalSite:
     #: Seconds the slow article waits before answering.
     slow_delay = 1.5
 
-    def __init__(self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/") -> None:
+    def __init__(
+        self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/"
+    ) -> None:
         self.model = SiteModel(size=size, seed=seed, outside_base=outside_base)
         self._cache: _LRU = _LRU(512)
         self._lock = threading.Lock()  # the caches are shared by the server's threads
@@ -66,12 +70,17 @@ class LocalSite:
                 got = self._cache.put(key, self._route(path, parts.query))
         status, text, ctype, charset, delay, extra = got
         base = base.rstrip("/")
-        body = text.replace(BASE, base).encode(charset or "utf-8", errors="xmlcharrefreplace") \
-            if isinstance(text, str) else text
+        body = (
+            text.replace(BASE, base).encode(charset or "utf-8", errors="xmlcharrefreplace")
+            if isinstance(text, str)
+            else text
+        )
         headers = [("Content-Type", ctype), *extra]
         return Response(status, body, headers, delay, charset)
 
-    def _route(self, path: str, query: str) -> tuple[int, str | bytes, str, str | None, float, list[tuple[str, str]]]:
+    def _route(
+        self, path: str, query: str
+    ) -> tuple[int, str | bytes, str, str | None, float, list[tuple[str, str]]]:
         m = self.model
         html_t = "text/html; charset=utf-8"
         if path == "/":
@@ -87,7 +96,14 @@ class LocalSite:
             return 200, "/* static */\n", f"{ctype}; charset=utf-8", "utf-8", 0.0, []
         if path in ("/rank/rank/cms/news/day/rank_all.js", "/rank/rank/cms/mili/day/rank_all.js"):
             feed = "news" if "/news/" in path else "mili"
-            return 200, render.rank_js(m, feed), "application/javascript; charset=utf-8", "utf-8", 0.0, []
+            return (
+                200,
+                render.rank_js(m, feed),
+                "application/javascript; charset=utf-8",
+                "utf-8",
+                0.0,
+                [],
+            )
         if path == "/finance/index/getNewsInfo":
             q = parse_qs(query)
             try:
@@ -95,13 +111,26 @@ class LocalSite:
             except ValueError:
                 page = 1
             column = q.get("column_id", [""])[0]
-            return 200, render.finance_json(m, page, column), "application/json; charset=utf-8", "utf-8", 0.0, []
+            return (
+                200,
+                render.finance_json(m, page, column),
+                "application/json; charset=utf-8",
+                "utf-8",
+                0.0,
+                [],
+            )
         if path in ("/finance/domestic/", "/finance/domestic/index.html"):
             return 200, render.finance_shell(m), html_t, "utf-8", 0.0, []
         t = _TUIJIAN_RE.match(path)
         if t:
-            return (200, render.tuijian_json(m, int(t["n"])), "application/json; charset=utf-8",
-                    "utf-8", 0.0, [])
+            return (
+                200,
+                render.tuijian_json(m, int(t["n"])),
+                "application/json; charset=utf-8",
+                "utf-8",
+                0.0,
+                [],
+            )
         lm = _LIST_RE.match(path)
         if lm and lm["dir"] in _LIST_DIRS and _LIST_DIRS[lm["dir"]] != "finjson":
             page = int(lm["n"]) if lm["n"] else 1
@@ -119,7 +148,9 @@ class LocalSite:
     def _not_found(self) -> tuple[int, str, str, str, float, list[tuple[str, str]]]:
         return 404, render.error_page(404), "text/html; charset=utf-8", "utf-8", 0.0, []
 
-    def _article(self, path: str, am: re.Match[str]) -> tuple[int, str, str, str | None, float, list[tuple[str, str]]]:
+    def _article(
+        self, path: str, am: re.Match[str]
+    ) -> tuple[int, str, str, str | None, float, list[tuple[str, str]]]:
         m = self.model
         i = m.by_aid.get(am["aid"])
         if i is None:
@@ -147,8 +178,14 @@ class LocalSite:
         if f == "http500":
             return 500, render.error_page(500), "text/html; charset=utf-8", "utf-8", 0.0, []
         if f == "redirect":
-            return (302, "", "text/html; charset=utf-8", "utf-8", 0.0,
-                    [("Location", f"{m.outside}news/{a.aid}.html")])
+            return (
+                302,
+                "",
+                "text/html; charset=utf-8",
+                "utf-8",
+                0.0,
+                [("Location", f"{m.outside}news/{a.aid}.html")],
+            )
         if f == "notart":
             return 200, render.topic_page(m, i), "text/html; charset=utf-8", "utf-8", 0.0, []
         delay = self.slow_delay if f == "slow" else 0.0

@@ -220,7 +220,9 @@ class ChinaComSpider(scrapy.Spider):
         ref = article_ref(url)
         if ref is None or not self._in_scope(url):
             return None
-        self._scheduled_ids.discard(ref.article_id)  # the mirror held the id; the desktop page takes it
+        self._scheduled_ids.discard(
+            ref.article_id
+        )  # the mirror held the id; the desktop page takes it
         return self._follow(url, via="canonical")
 
     def _on_idle(self) -> None:
