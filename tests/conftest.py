@@ -19,6 +19,28 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRAPY = [sys.executable, "-m", "scrapy"]
 
+#: The article fields the local site's truth holds, compared one by one in the tests.
+COMPARED_FIELDS = (
+    "url",
+    "article_id",
+    "channel",
+    "column_id",
+    "title",
+    "published_at",
+    "published_at_raw",
+    "source",
+    "source_url",
+    "author",
+    "editor",
+    "keywords",
+    "summary",
+    "body",
+    "images",
+    "related",
+    "pages",
+    "template",
+)
+
 #: Settings for crawling the local site: no politeness delays against our own server.
 LOCAL_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",

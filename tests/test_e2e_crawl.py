@@ -15,30 +15,9 @@ from typing import Any
 import pytest
 
 from chinanews.localsite import LocalSite, serve
-from tests.conftest import ROOT, SCRAPY, Crawl, outside_base, run_crawl
+from tests.conftest import COMPARED_FIELDS, ROOT, SCRAPY, Crawl, outside_base, run_crawl
 
 pytestmark = pytest.mark.e2e
-
-COMPARED_FIELDS = (
-    "url",
-    "article_id",
-    "channel",
-    "column_id",
-    "title",
-    "published_at",
-    "published_at_raw",
-    "source",
-    "source_url",
-    "author",
-    "editor",
-    "keywords",
-    "summary",
-    "body",
-    "images",
-    "related",
-    "pages",
-    "template",
-)
 
 
 @pytest.fixture(scope="module")

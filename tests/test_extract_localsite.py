@@ -15,33 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from chinanews import localsite
 from chinanews.extract import extract_article
 from chinanews.extract.html import declared_charset
 from chinanews.urls import article_ref, canonical_url
-
-localsite = pytest.importorskip("chinanews.localsite")
+from tests.conftest import COMPARED_FIELDS as FIELDS
 
 BASE = "http://127.0.0.1:8000"
-FIELDS = (
-    "url",
-    "article_id",
-    "channel",
-    "column_id",
-    "title",
-    "published_at",
-    "published_at_raw",
-    "source",
-    "source_url",
-    "author",
-    "editor",
-    "keywords",
-    "summary",
-    "body",
-    "images",
-    "related",
-    "pages",
-    "template",
-)
 WHOLE_ARTICLE_FIELDS = ("body", "images", "editor", "related")
 #: Reasons the spider gives from the URL or the crawl, not from the page's markup.
 SPIDER_REASONS = {"mobile_mirror", "robots", "http_404", "http_500", "offsite_redirect"}
