@@ -44,6 +44,12 @@ class Article:
     crawled_at: str | None = None
     """UTC ISO 8601."""
     language: str | None = None
+    content_hash: str | None = None
+    """Hash of the normalised body (set by the deduplication pipeline)."""
+    version: int = 1
+    """1 for an article seen the first time; +1 each time a later crawl finds its content changed."""
+    previous_content_hash: str | None = None
+    """The content hash of the version before this one, when ``version`` > 1."""
 
 
 ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)

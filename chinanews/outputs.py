@@ -1,0 +1,77 @@
+"""Where the crawl's side outputs go, and a small JSONL writer for them.
+
+Rejects, duplicates and the crawl report are written beside the main output: for
+``-O out.jsonl`` they are ``out.rejects.jsonl``, ``out.duplicates.jsonl`` and
+``out.report.json``. With no local feed file, they go under ``CHINANEWS_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from scrapy.crawler import Crawler
+
+
+class _SpiderParams(dict[str, Any]):
+    """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand."""
+
+    def __init__(self, spider: Any) -> None:
+        super().__init__()
+        self.spider = spider
+
+    def __missing__(self, key: str) -> Any:
+        if key == "time":
+            return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace(":", "-")
+        return getattr(self.spider, key)
+
+
+def main_output(crawler: Crawler) -> Path | None:
+    """The first local file among ``FEEDS``, with its URI parameters filled in."""
+    params = _SpiderParams(crawler.spider)
+    for uri in crawler.settings.getdict("FEEDS"):
+        uri = str(uri)
+        if "://" in uri and not uri.startswith("file://"):
+            continue
+        try:
+            return Path(uri.removeprefix("file://") % params)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+    return None
+
+
+def beside_output(crawler: Crawler, suffix: str) -> Path:
+    """``<main output without extension><suffix>``, or ``<data dir>/<spider>-<run>`` + suffix."""
+    main = main_output(crawler)
+    if main is not None:
+        return Path(os.path.splitext(main)[0] + suffix)
+    spider = crawler.spider
+    name = getattr(spider, "name", "crawl")
+    run_id = getattr(spider, "run_id", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    data_dir = crawler.settings.get("CHINANEWS_DATA_DIR") or "data"
+    return Path(data_dir) / "outputs" / f"{name}-{run_id}{suffix}"
+
+
+class JsonLines:
+    """Appends one JSON object per line to a file opened on first write (UTF-8, readable
+    Chinese), so an empty side output leaves no empty file behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file: IO[str] | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
