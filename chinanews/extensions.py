@@ -1,10 +1,12 @@
-"""Extensions: tell the user where the output goes, and what the crawl did.
+"""Extensions: tell the user where the output goes, what the crawl did, and whether it worked.
 
-``CrawlSummary`` logs the feed locations when the crawl opens and, when it closes, one
-summary of the crawl: articles emitted (per template), pages fetched by kind, pages that
-did not become articles (per reason), links left out of scope, HTTP errors and elapsed time.
-The same summary, with every stat, is written as JSON beside the output
-(``out.jsonl`` → ``out.report.json``), or to ``CHINANEWS_REPORT_FILE``.
+``CrawlReport`` logs the feed locations when the crawl opens, counts per field the articles
+emitted (``item_scraped``) and, when the crawl closes, builds the crawl report
+(``chinanews.report``): logs its summary, runs the quality checks (``CHINANEWS_MIN_ARTICLES``,
+``CHINANEWS_MIN_COVERAGE``) and logs a loud ERROR block for any that failed, sets
+``chinanews/checks/failed`` for ``scrapy crawl``'s exit code, and writes the report as JSON
+beside the output (``out.jsonl`` → ``out.report.json``) or to ``CHINANEWS_REPORT_FILE``.
+See ``docs/report.md``.
 """
 
 from __future__ import annotations
@@ -18,52 +20,34 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from chinanews.report import (
+    CHECKS_FAILED_STAT,
+    FieldCounter,
+    build_report,
+    format_failures,
+    format_summary,
+    min_coverage,
+)
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "chinanews/"
 
-
-def _group(stats: dict[str, Any], prefix: str) -> dict[str, int]:
-    return {
-        k[len(prefix) :]: v
-        for k, v in sorted(stats.items())
-        if k.startswith(prefix) and "/" not in k[len(prefix) :]
-    }
-
-
-def summarise(stats: dict[str, Any]) -> dict[str, Any]:
-    """The crawl's figures, grouped, from the Scrapy stats."""
-    elapsed = stats.get("elapsed_time_seconds")
-    return {
-        "articles_emitted": stats.get(f"{PREFIX}articles/emitted", 0),
-        "articles_by_template": _group(stats, f"{PREFIX}articles/template/"),
-        "pages_by_kind": _group(stats, f"{PREFIX}pages/"),
-        "no_article_by_reason": _group(stats, f"{PREFIX}no_article/"),
-        "links_skipped": _group(stats, f"{PREFIX}links/"),
-        "out_of_scope_blocked": stats.get(f"{PREFIX}scope/blocked", 0),
-        "http_errors_by_status": {
-            status: count
-            for status, count in _group(stats, "downloader/response_status_count/").items()
-            if not status.startswith(("2", "3"))
-        },
-        "retries": stats.get("retry/count", 0),
-        "download_errors": stats.get("downloader/exception_count", 0),
-        "elapsed_seconds": round(elapsed, 1) if isinstance(elapsed, (int, float)) else None,
-        "finish_reason": stats.get("finish_reason"),
-    }
-
-
-class CrawlSummary:
+class CrawlReport:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.counter = FieldCounter()
+        self.min_articles = crawler.settings.getint("CHINANEWS_MIN_ARTICLES", 1)
+        self.coverage_limits = min_coverage(crawler.settings.getdict("CHINANEWS_MIN_COVERAGE"))
+        self.report: dict[str, Any] | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CrawlSummary:
+    def from_crawler(cls, crawler: Crawler) -> CrawlReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
@@ -72,24 +56,36 @@ class CrawlSummary:
         for uri in feeds:
             logger.info("Articles are written to %s", uri)
 
+    def item_scraped(self, item: Any) -> None:
+        self.counter.add(item)
+
     def spider_closed(self, reason: str) -> None:
-        assert self.crawler.stats is not None
-        stats = dict(self.crawler.stats.get_stats())
+        stats_collector = self.crawler.stats
+        assert stats_collector is not None
+        stats = dict(stats_collector.get_stats())
         stats.setdefault("finish_reason", reason)
-        summary = summarise(stats)
-        lines = [
-            f"Crawl finished ({reason}): {summary['articles_emitted']} articles emitted"
-            f" in {summary['elapsed_seconds']} s",
-            f"  articles by template: {summary['articles_by_template'] or '-'}",
-            f"  pages fetched by kind: {summary['pages_by_kind'] or '-'}",
-            f"  pages that are not articles: {summary['no_article_by_reason'] or '-'}",
-            f"  links not followed: {summary['links_skipped'] or '-'}; out-of-scope requests blocked: {summary['out_of_scope_blocked']}",
-            f"  HTTP errors by status: {summary['http_errors_by_status'] or '-'}; retries: {summary['retries']}; download errors: {summary['download_errors']}",
-        ]
-        logger.info("\n".join(lines))
+        report = build_report(
+            stats,
+            self.counter,
+            min_articles=self.min_articles,
+            coverage_limits=self.coverage_limits,
+        )
+        if report["ok"] is not None:
+            failed = sum(1 for c in report["checks"] if c["passed"] is False)
+            stats_collector.set_value(CHECKS_FAILED_STAT, failed)
+            report["stats"][CHECKS_FAILED_STAT] = failed
+        self.report = report
+        logger.info(format_summary(report))
+        failures = format_failures(report)
+        if failures:
+            logger.error(failures)
+        elif report["ok"] is None:
+            logger.warning(
+                "The crawl was stopped (%s): quality checks not applied; the report is partial",
+                reason,
+            )
         path = self.report_path()
         if path is not None:
-            report = {"summary": summary, "stats": stats}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(
                 json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"

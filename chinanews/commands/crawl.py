@@ -1,8 +1,13 @@
-"""``scrapy crawl``, checking the spider's arguments first.
+"""``scrapy crawl``, checking the spider's arguments first and the crawl's quality last.
 
 A spider that defines ``check_arguments(kwargs)`` gets its ``-a`` arguments checked before
 the crawler process even starts; a bad one ends the command with a one-line message on
 stderr and exit code 2, instead of a traceback from inside the engine.
+
+When the crawl is over, the command reads ``chinanews/checks/failed``, which the
+``CrawlReport`` extension sets after its quality checks: a failed check ends the command
+with exit code 3 (Scrapy's own process would exit with 0). Exit codes: 0 ok, 1 Scrapy could
+not start the crawl, 2 bad arguments, 3 quality checks failed (``docs/report.md``).
 """
 
 from __future__ import annotations
@@ -13,11 +18,18 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
+from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
+
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
 
 class Command(ScrapyCrawlCommand):
+    crawler: Crawler | None = None
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         if len(args) != 1 or self.settings is None:
@@ -34,3 +46,14 @@ class Command(ScrapyCrawlCommand):
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
+
+    def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        self.crawler = super()._create_crawler(spidercls)
+        return self.crawler
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().run(args, opts)
+        if self.exitcode or self.crawler is None or self.crawler.stats is None:
+            return
+        if self.crawler.stats.get_value(CHECKS_FAILED_STAT, 0):
+            self.exitcode = EXIT_CHECKS_FAILED

@@ -1,0 +1,270 @@
+"""The crawl report: what a crawl did and whether its output looks right, from its stats.
+
+Pure functions, no engine: :class:`FieldCounter` counts, per field, the emitted articles
+that have a value; :func:`build_report` turns the Scrapy stats and those counts into the
+report's sections (pages by kind, articles, drops, duplicates, coverage, HTTP errors, time)
+and runs the quality checks; :func:`format_summary` and :func:`format_failures` are its log
+text. ``chinanews.extensions.CrawlReport`` wires them to a crawl; ``docs/report.md``
+describes every field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from itemadapter import ItemAdapter
+
+from chinanews.items import ARTICLE_FIELDS
+
+STAT = "chinanews"
+
+#: Set at the end of a crawl whose checks ran: the number of checks that failed.
+#: ``scrapy crawl`` (chinanews/commands/crawl.py) exits with 3 when it is above 0.
+CHECKS_FAILED_STAT = f"{STAT}/checks/failed"
+
+#: Exit code of ``scrapy crawl`` when a quality check failed.
+EXIT_CHECKS_FAILED = 3
+
+#: The minimum coverage of the fields that tell a template change; a field not named in
+#: ``CHINANEWS_MIN_COVERAGE`` keeps its default here, and 0 turns a check off.
+DEFAULT_MIN_COVERAGE: dict[str, float] = {"title": 0.98, "body": 0.9, "published_at": 0.9}
+
+#: Finish reasons after which the checks apply: the crawl ran to its end or to a limit the
+#: user set. After ``shutdown`` (Ctrl-C) or ``cancelled`` the output is partial on purpose.
+CHECKED_FINISH_REASONS = ("finished",)
+CHECKED_FINISH_PREFIX = "closespider_"
+
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
+
+
+class FieldCounter:
+    """Counts emitted articles, per template, and per field those with a non-empty value
+    (anything but ``None``, ``""`` and empty containers). Cheap: one pass over the item."""
+
+    def __init__(self, fields: Iterable[str] = ARTICLE_FIELDS) -> None:
+        self.items = 0
+        self.filled: dict[str, int] = dict.fromkeys(fields, 0)
+        self.templates: dict[str, int] = {}
+
+    def add(self, item: Any) -> None:
+        self.items += 1
+        filled = self.filled
+        for name, value in ItemAdapter(item).items():
+            if value in _EMPTY:
+                continue
+            filled[name] = filled.get(name, 0) + 1
+            if name == "template":
+                self.templates[value] = self.templates.get(value, 0) + 1
+
+    def coverage(self) -> dict[str, float | None]:
+        """The share of counted articles that have each field (``None`` with no articles)."""
+        if not self.items:
+            return dict.fromkeys(self.filled, None)
+        return {name: round(n / self.items, 4) for name, n in self.filled.items()}
+
+
+@dataclass
+class Check:
+    """One quality check: ``passed`` is ``None`` when it could not be computed."""
+
+    name: str
+    value: float | int | None
+    limit: float | int
+    passed: bool | None
+    meaning: str
+
+
+def min_coverage(setting: Mapping[str, Any] | None) -> dict[str, float]:
+    """``CHINANEWS_MIN_COVERAGE`` over the defaults; a limit of 0 (or less) is no check."""
+    limits = dict(DEFAULT_MIN_COVERAGE)
+    for name, value in (setting or {}).items():
+        limits[str(name)] = float(value) if value not in (None, "") else 0.0
+    return {name: limit for name, limit in limits.items() if limit > 0}
+
+
+def checks_apply(finish_reason: str | None) -> bool:
+    reason = finish_reason or ""
+    return reason in CHECKED_FINISH_REASONS or reason.startswith(CHECKED_FINISH_PREFIX)
+
+
+def _group(stats: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``{rest: value}`` for the stats ``<prefix><rest>`` whose rest has no further ``/``."""
+    return {
+        k[len(prefix) :]: v
+        for k, v in sorted(stats.items())
+        if k.startswith(prefix) and "/" not in k[len(prefix) :]
+    }
+
+
+def articles_found(stats: Mapping[str, Any]) -> int:
+    """Articles emitted, plus those an incremental crawl found again unchanged or skipped as
+    known: a crawl that only met known articles still found the site's articles."""
+    return int(
+        stats.get("item_scraped_count", 0)
+        + stats.get(f"{STAT}/incremental/unchanged", 0)
+        + stats.get(f"{STAT}/incremental/skipped_known", 0)
+    )
+
+
+def lost_for_want_of(stats: Mapping[str, Any], field: str) -> int:
+    """Articles that never reached the output because ``field`` was missing or unreadable:
+    the spider's ``no_article/no_<field>`` and validation's ``dropped/{missing,invalid}_<field>``.
+    Without them the check could never see a missing title: such a page is not emitted."""
+    return int(
+        stats.get(f"{STAT}/no_article/no_{field}", 0)
+        + stats.get(f"{STAT}/dropped/missing_{field}", 0)
+        + stats.get(f"{STAT}/dropped/invalid_{field}", 0)
+    )
+
+
+def run_checks(
+    stats: Mapping[str, Any],
+    counter: FieldCounter,
+    *,
+    min_articles: int,
+    coverage_limits: Mapping[str, float],
+) -> list[Check]:
+    checks: list[Check] = []
+    if min_articles > 0:
+        found = articles_found(stats)
+        checks.append(
+            Check(
+                "articles",
+                found,
+                min_articles,
+                found >= min_articles,
+                "the crawl found no articles (or too few): the start URLs may list none, the "
+                "site may be blocking us, or its list pages changed",
+            )
+        )
+    for field, limit in coverage_limits.items():
+        have = counter.filled.get(field, 0)
+        seen = counter.items + lost_for_want_of(stats, field)
+        value = round(have / seen, 4) if seen else None
+        checks.append(
+            Check(
+                f"coverage/{field}",
+                value,
+                limit,
+                None if value is None else value >= limit,
+                f"articles lose their {field}: the site's article template has probably "
+                f"changed; run `chinanews extract URL` on one of its pages to see what is read",
+            )
+        )
+    return checks
+
+
+def build_report(
+    stats: Mapping[str, Any],
+    counter: FieldCounter,
+    *,
+    min_articles: int = 1,
+    coverage_limits: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """The report: its sections, the checks and ``ok``, and every stat under ``stats``.
+
+    ``ok`` is ``True`` when every check passed, ``False`` when one failed, and ``None``
+    when the checks were not applied (the crawl was stopped: ``shutdown``, ``cancelled``).
+    """
+    limits = min_coverage(None) if coverage_limits is None else dict(coverage_limits)
+    finish_reason = stats.get("finish_reason")
+    elapsed = stats.get("elapsed_time_seconds")
+    checks: list[Check] = []
+    ok: bool | None = None
+    if checks_apply(finish_reason):
+        checks = run_checks(stats, counter, min_articles=min_articles, coverage_limits=limits)
+        ok = all(c.passed is not False for c in checks)
+    return {
+        "ok": ok,
+        "finish_reason": finish_reason,
+        "elapsed_seconds": round(elapsed, 1) if isinstance(elapsed, (int, float)) else None,
+        "start_time": stats.get("start_time"),
+        "finish_time": stats.get("finish_time"),
+        "pages_by_kind": _group(stats, f"{STAT}/pages/"),
+        "articles": {
+            "emitted": stats.get("item_scraped_count", 0),
+            "extracted": stats.get(f"{STAT}/articles/emitted", 0),
+            "dropped": stats.get("item_dropped_count", 0),
+            "by_template": dict(sorted(counter.templates.items())),
+        },
+        "dropped_by_reason": _group(stats, f"{STAT}/dropped/"),
+        "duplicates_by_layer": _group(stats, f"{STAT}/duplicates/"),
+        "incremental": _group(stats, f"{STAT}/incremental/"),
+        "no_article_by_reason": _group(stats, f"{STAT}/no_article/"),
+        "coverage": counter.coverage(),
+        "http_errors_by_status": {
+            status: count
+            for status, count in _group(stats, "downloader/response_status_count/").items()
+            if not status.startswith(("2", "3"))
+        },
+        "retries": stats.get("retry/count", 0),
+        "download_errors": stats.get("downloader/exception_count", 0),
+        "links_skipped": _group(stats, f"{STAT}/links/"),
+        "out_of_scope_blocked": stats.get(f"{STAT}/scope/blocked", 0),
+        "checks": [asdict(c) for c in checks],
+        "stats": dict(stats),
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def format_summary(report: Mapping[str, Any]) -> str:
+    """The end-of-crawl summary for the log."""
+    articles = report["articles"]
+    watched = {c["name"].split("/", 1)[1] for c in report["checks"] if "/" in c["name"]}
+    watched |= set(DEFAULT_MIN_COVERAGE)
+    coverage = ", ".join(
+        f"{name} {_pct(report['coverage'].get(name))}"
+        for name in sorted(watched)
+        if name in report["coverage"]
+    )
+    if report["ok"] is None:
+        verdict = "checks not applied (the crawl was stopped)"
+    else:
+        failed = [c["name"] for c in report["checks"] if c["passed"] is False]
+        verdict = f"checks FAILED: {', '.join(failed)}" if failed else "checks passed"
+    lines = [
+        f"Crawl finished ({report['finish_reason']}): {articles['emitted']} articles emitted"
+        f" in {report['elapsed_seconds']} s; {verdict}",
+        f"  pages fetched by kind: {report['pages_by_kind'] or '-'}",
+        f"  articles by template: {articles['by_template'] or '-'}",
+        f"  dropped by reason: {report['dropped_by_reason'] or '-'}",
+        f"  duplicates by layer: {report['duplicates_by_layer'] or '-'}",
+        f"  pages that are not articles: {report['no_article_by_reason'] or '-'}",
+        f"  coverage: {coverage or '-'}",
+        f"  HTTP errors by status: {report['http_errors_by_status'] or '-'};"
+        f" retries: {report['retries']}; download errors: {report['download_errors']}",
+        f"  links not followed: {report['links_skipped'] or '-'};"
+        f" out-of-scope requests blocked: {report['out_of_scope_blocked']}",
+    ]
+    if report["incremental"]:
+        lines.append(f"  incremental: {report['incremental']}")
+    return "\n".join(lines)
+
+
+def format_failures(report: Mapping[str, Any]) -> str | None:
+    """The loud block for failed checks, or ``None`` when none failed."""
+    failed = [c for c in report["checks"] if c["passed"] is False]
+    if not failed:
+        return None
+    bar = "!" * 78
+    lines = [bar, f"CRAWL QUALITY CHECK FAILED ({len(failed)} of {len(report['checks'])})"]
+    for check in failed:
+        if check["name"] == "articles":
+            lines.append(
+                f"  articles found: {check['value']}, minimum {check['limit']}"
+                " (CHINANEWS_MIN_ARTICLES)"
+            )
+        else:
+            field = check["name"].split("/", 1)[1]
+            lines.append(
+                f"  coverage of {field}: {_pct(check['value'])}, minimum {_pct(check['limit'])}"
+                " (CHINANEWS_MIN_COVERAGE)"
+            )
+        lines.append(f"    meaning: {check['meaning']}")
+    lines += [f"  the crawl exits with code {EXIT_CHECKS_FAILED}", bar]
+    return "\n".join(lines)
