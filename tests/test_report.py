@@ -1,0 +1,337 @@
+"""The crawl report: its figures from a stats dict and counted items, its quality checks, the
+JSON beside the output, and ``scrapy crawl``'s exit code when a check fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from chinanews.extensions import CrawlReport
+from chinanews.items import Article
+from chinanews.localsite import LocalSite, serve
+from chinanews.report import (
+    CHECKS_FAILED_STAT,
+    DEFAULT_MIN_COVERAGE,
+    FieldCounter,
+    build_report,
+    format_failures,
+    format_summary,
+    min_coverage,
+)
+from tests.conftest import outside_base, run_crawl
+
+URL = "https://news.china.com/domestic/945/20261127/{}.html"
+
+
+def article(n: int, **fields: Any) -> Article:
+    values: dict[str, Any] = {
+        "title": f"标题{n}",
+        "body": "正文。",
+        "published_at": "2026-11-27T08:00:00+08:00",
+        "template": "C",
+    }
+    values.update(fields)
+    return Article(url=URL.format(n), **values)
+
+
+def counted(*items: Any) -> FieldCounter:
+    counter = FieldCounter()
+    for item in items:
+        counter.add(item)
+    return counter
+
+
+def finished(**stats: Any) -> dict[str, Any]:
+    return {"finish_reason": "finished", "elapsed_time_seconds": 12.34, **stats}
+
+
+def check(report: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [c for c in report["checks"] if c["name"] == name]
+    return found
+
+
+# -- counting fields ---------------------------------------------------------------------
+
+
+def test_coverage_is_the_share_of_articles_with_a_non_empty_value() -> None:
+    counter = counted(
+        article(1, author="张三", keywords=["军事"]),
+        article(2, author="", keywords=[]),
+        article(3, author=None, published_at=None, template="D"),
+        article(4, template="D"),
+    )
+    coverage = counter.coverage()
+    assert counter.items == 4
+    assert coverage["title"] == 1.0
+    assert coverage["author"] == 0.25
+    assert coverage["keywords"] == 0.25
+    assert coverage["published_at"] == 0.75
+    assert coverage["pages"] == 1.0  # an int, never empty
+    assert coverage["source"] == 0.0  # every field of the item is listed
+    assert counter.templates == {"C": 2, "D": 2}
+
+
+def test_dict_items_and_fields_outside_the_article_are_counted() -> None:
+    counter = counted({"url": "u", "title": "t", "extra": {"a": 1}}, {"url": "u", "extra": {}})
+    assert counter.coverage()["extra"] == 0.5
+    assert counter.coverage()["title"] == 0.5
+
+
+def test_no_articles_means_no_coverage() -> None:
+    assert set(FieldCounter().coverage().values()) == {None}
+
+
+# -- the report's sections ---------------------------------------------------------------
+
+
+def test_report_groups_the_stats_into_sections() -> None:
+    stats = finished(
+        item_scraped_count=2,
+        item_dropped_count=3,
+        **{
+            "chinanews/articles/emitted": 5,
+            "chinanews/pages/article": 6,
+            "chinanews/pages/list": 2,
+            "chinanews/dropped/missing_title": 1,
+            "chinanews/duplicates/url": 1,
+            "chinanews/duplicates/near": 1,
+            "chinanews/incremental/new": 2,
+            "chinanews/no_article/no_body": 1,
+            "downloader/response_status_count/200": 8,
+            "downloader/response_status_count/301": 1,
+            "downloader/response_status_count/404": 2,
+            "downloader/response_status_count/503": 1,
+        },
+    )
+    report = build_report(stats, counted(article(1), article(2, template="tech")))
+    assert report["pages_by_kind"] == {"article": 6, "list": 2}
+    assert report["articles"] == {
+        "emitted": 2,
+        "extracted": 5,
+        "dropped": 3,
+        "by_template": {"C": 1, "tech": 1},
+    }
+    assert report["dropped_by_reason"] == {"missing_title": 1}
+    assert report["duplicates_by_layer"] == {"near": 1, "url": 1}
+    assert report["incremental"] == {"new": 2}
+    assert report["no_article_by_reason"] == {"no_body": 1}
+    assert report["http_errors_by_status"] == {"404": 2, "503": 1}
+    assert report["elapsed_seconds"] == 12.3
+    assert report["coverage"]["title"] == 1.0
+    assert report["stats"] == stats
+
+
+# -- the checks --------------------------------------------------------------------------
+
+
+def test_a_good_crawl_passes_every_check() -> None:
+    items = [article(n) for n in range(10)]
+    report = build_report(finished(item_scraped_count=10), counted(*items))
+    assert report["ok"] is True
+    assert [c["name"] for c in report["checks"]] == [
+        "articles",
+        "coverage/title",
+        "coverage/body",
+        "coverage/published_at",
+    ]
+    assert all(c["passed"] for c in report["checks"])
+    assert format_failures(report) is None
+    assert "checks passed" in format_summary(report)
+
+
+def test_coverage_below_the_limit_fails_its_check() -> None:
+    items = [
+        article(n, published_at=None if n < 2 else "2026-11-27T08:00:00+08:00") for n in range(10)
+    ]
+    report = build_report(finished(item_scraped_count=10), counted(*items))
+    assert report["ok"] is False
+    failed = check(report, "coverage/published_at")
+    assert (failed["value"], failed["limit"], failed["passed"]) == (0.8, 0.9, False)
+    assert check(report, "coverage/title")["passed"] is True
+    loud = format_failures(report)
+    assert loud is not None
+    assert "coverage of published_at: 80.0%, minimum 90.0%" in loud
+    assert "template has probably changed" in loud
+    assert "chinanews extract URL" in loud
+    assert "exits with code 3" in loud
+    assert "checks FAILED: coverage/published_at" in format_summary(report)
+
+
+def test_articles_lost_for_want_of_a_field_count_against_its_coverage() -> None:
+    # a template change that loses titles shows as pages that are not articles, and as
+    # items dropped by validation; the emitted ones all have a title
+    stats = finished(
+        item_scraped_count=8,
+        **{"chinanews/no_article/no_title": 1, "chinanews/dropped/missing_title": 1},
+    )
+    report = build_report(stats, counted(*(article(n) for n in range(8))))
+    title = check(report, "coverage/title")
+    assert title["value"] == 0.8
+    assert title["passed"] is False
+    assert report["coverage"]["title"] == 1.0  # the share of emitted articles
+    assert check(report, "coverage/body")["value"] == 1.0
+
+
+def test_no_article_at_all_fails() -> None:
+    report = build_report(finished(), FieldCounter())
+    assert report["ok"] is False
+    articles = check(report, "articles")
+    assert (articles["value"], articles["limit"], articles["passed"]) == (0, 1, False)
+    assert check(report, "coverage/title")["passed"] is None  # nothing to measure
+    assert "articles found: 0, minimum 1" in (format_failures(report) or "")
+
+
+def test_known_articles_of_an_incremental_crawl_count_as_found() -> None:
+    stats = finished(
+        **{"chinanews/incremental/unchanged": 3, "chinanews/incremental/skipped_known": 40}
+    )
+    report = build_report(stats, FieldCounter())
+    assert check(report, "articles")["value"] == 43
+    assert report["ok"] is True
+
+
+def test_limits_come_from_the_settings() -> None:
+    assert min_coverage(None) == DEFAULT_MIN_COVERAGE
+    limits = min_coverage({"title": "1.01", "body": 0, "source": 0.5})
+    assert limits == {"title": 1.01, "published_at": 0.9, "source": 0.5}
+    report = build_report(
+        finished(item_scraped_count=1),
+        counted(article(1)),
+        min_articles=2,
+        coverage_limits=limits,
+    )
+    assert [(c["name"], c["passed"]) for c in report["checks"]] == [
+        ("articles", False),
+        ("coverage/title", False),
+        ("coverage/published_at", True),
+        ("coverage/source", False),
+    ]
+    assert build_report(finished(), FieldCounter(), min_articles=0, coverage_limits={})["ok"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "applied"),
+    [
+        ("finished", True),
+        ("closespider_itemcount", True),
+        ("closespider_timeout", True),
+        ("shutdown", False),
+        ("cancelled", False),
+    ],
+)
+def test_checks_apply_when_the_crawl_ran_to_its_end_or_limit(reason: str, applied: bool) -> None:
+    report = build_report({"finish_reason": reason}, FieldCounter())
+    assert (report["ok"] is not None) == applied
+    assert bool(report["checks"]) == applied
+    if not applied:
+        assert "checks not applied" in format_summary(report)
+
+
+# -- the extension -----------------------------------------------------------------------
+
+
+def test_the_extension_counts_items_and_writes_the_report(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "out.report.json"
+    crawler = get_crawler(
+        settings_dict={
+            "CHINANEWS_REPORT_FILE": str(path),
+            "CHINANEWS_MIN_COVERAGE": {"published_at": 0.99},
+        }
+    )
+    assert crawler.stats is not None
+    ext = CrawlReport.from_crawler(crawler)
+    for n in range(4):
+        ext.item_scraped(article(n, published_at=None if n == 0 else "2026-11-27T08:00:00+08:00"))
+    crawler.stats.set_value("item_scraped_count", 4)
+    crawler.stats.set_value("finish_reason", "finished")
+    ext.spider_closed("finished")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["ok"] is False
+    assert report["coverage"]["published_at"] == 0.75
+    assert check(report, "coverage/published_at")["limit"] == 0.99
+    assert report["stats"]["item_scraped_count"] == 4
+    assert report["stats"][CHECKS_FAILED_STAT] == 1
+    assert crawler.stats.get_value(CHECKS_FAILED_STAT) == 1
+
+
+def test_a_stopped_crawl_still_writes_its_partial_report(tmp_path: Path) -> None:
+    path = tmp_path / "out.report.json"
+    crawler = get_crawler(settings_dict={"CHINANEWS_REPORT_FILE": str(path)})
+    assert crawler.stats is not None
+    ext = CrawlReport.from_crawler(crawler)
+    ext.spider_closed("shutdown")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["ok"] is None
+    assert report["checks"] == []
+    assert report["finish_reason"] == "shutdown"
+    assert crawler.stats.get_value(CHECKS_FAILED_STAT) is None
+
+
+# -- end to end: scrapy crawl's exit code ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(sentinel: Any) -> Any:
+    local = LocalSite(size=30, seed=11, outside_base=outside_base(sentinel))
+    with serve(local) as server:
+        yield local, server
+
+
+def read_report(tmp_path: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.mark.e2e
+def test_a_good_crawl_exits_0_with_an_ok_report(site: Any, tmp_path: Path) -> None:
+    _, server = site
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={server.start_url}")
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    report = read_report(tmp_path)
+    assert report["ok"] is True
+    assert report["articles"]["emitted"] == len(crawl.items) > 0
+    assert sum(report["articles"]["by_template"].values()) == len(crawl.items)
+    assert report["pages_by_kind"]["article"] > 0
+    assert report["coverage"]["title"] == 1.0
+    assert {c["name"] for c in report["checks"]} >= {"articles", "coverage/title"}
+    assert "checks passed" in crawl.log
+    assert "CRAWL QUALITY CHECK FAILED" not in crawl.log
+
+
+@pytest.mark.e2e
+def test_a_coverage_below_the_limit_exits_3_loudly(site: Any, tmp_path: Path) -> None:
+    _, server = site
+    crawl = run_crawl(
+        tmp_path,
+        "-a",
+        f"start_urls={server.start_url}",
+        settings={"CHINANEWS_MIN_COVERAGE": '{"published_at": 1.01}'},
+    )
+    assert crawl.returncode == 3, crawl.log[-3000:]
+    assert "ERROR: " in crawl.log
+    assert "CRAWL QUALITY CHECK FAILED" in crawl.log
+    assert "coverage of published_at: 100.0%, minimum 101.0%" in crawl.log
+    assert "chinanews extract URL" in crawl.log
+    report = read_report(tmp_path)
+    assert report["ok"] is False
+    assert check(report, "coverage/published_at")["passed"] is False
+    assert check(report, "coverage/title")["passed"] is True
+    assert crawl.items  # the articles are still written
+
+
+@pytest.mark.e2e
+def test_a_crawl_without_articles_exits_3(site: Any, tmp_path: Path) -> None:
+    _, server = site
+    start = server.start_url.split("/", 3)
+    robots = "/".join([*start[:3], "robots.txt"])
+    crawl = run_crawl(tmp_path, "-a", f"start_urls={robots}")
+    assert crawl.returncode == 3, crawl.log[-3000:]
+    assert "articles found: 0, minimum 1" in crawl.log
+    report = read_report(tmp_path)
+    assert report["ok"] is False
+    assert check(report, "articles")["value"] == 0
+    assert crawl.items == []
