@@ -4,6 +4,9 @@ JSON beside the output, and ``scrapy crawl``'s exit code when a check fails."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from chinanews.report import (
     format_summary,
     min_coverage,
 )
-from tests.conftest import outside_base, run_crawl
+from tests.conftest import LOCAL_SETTINGS, ROOT, SCRAPY, outside_base, run_crawl
 
 URL = "https://news.china.com/domestic/945/20261127/{}.html"
 
@@ -335,3 +338,30 @@ def test_a_crawl_without_articles_exits_3(site: Any, tmp_path: Path) -> None:
     assert report["ok"] is False
     assert check(report, "articles")["value"] == 0
     assert crawl.items == []
+
+
+@pytest.mark.e2e
+def test_ctrl_c_writes_a_partial_report_without_checks(site: Any, tmp_path: Path) -> None:
+    _, server = site
+    report_path = tmp_path / "report.json"
+    cmd = [*SCRAPY, "crawl", "china_com", "-a", f"start_urls={server.start_url}"]
+    slow = {**LOCAL_SETTINGS, "DOWNLOAD_DELAY": "0.5", "CONCURRENT_REQUESTS": "1"}
+    for name, value in {**slow, "CHINANEWS_REPORT_FILE": str(report_path)}.items():
+        cmd += ["-s", f"{name}={value}"]
+    cmd += ["-O", str(tmp_path / "out.jsonl")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    log = []
+    for line in proc.stderr:  # wait until the crawl is under way
+        log.append(line)
+        if "Spider opened" in line:
+            break
+    time.sleep(1.5)  # a SIGINT while the engine starts ends Scrapy without closing the spider
+    proc.send_signal(signal.SIGINT)
+    log.append(proc.communicate(timeout=60)[1])
+    assert proc.returncode == 0, "".join(log)[-3000:]
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["finish_reason"] == "shutdown"
+    assert report["ok"] is None
+    assert report["checks"] == []
+    assert "quality checks not applied" in "".join(log)
