@@ -54,6 +54,15 @@ DOWNLOADER_MIDDLEWARES = {
     "chinanews.middlewares.ScopeMiddleware": 50,
 }
 
+ITEM_PIPELINES = {
+    "chinanews.pipelines.clean.CleanPipeline": 100,
+    "chinanews.pipelines.validate.ValidatePipeline": 200,
+    "chinanews.pipelines.dedup.IdentityPipeline": 300,
+    "chinanews.pipelines.dedup.ContentPipeline": 400,
+    "chinanews.pipelines.dedup.NearDuplicatePipeline": 500,
+    "chinanews.pipelines.dedup.RecordPipeline": 900,
+}
+
 EXTENSIONS = {
     "chinanews.extensions.CrawlReport": 500,
 }
@@ -68,5 +77,7 @@ CHINANEWS_REPORT_FILE = ""
 # body 0.9, published_at 0.9); 0 turns a check off.
 CHINANEWS_MIN_ARTICLES = 1
 CHINANEWS_MIN_COVERAGE: dict[str, float] = {}
+# The cross-run article index; default <CHINANEWS_DATA_DIR>/index/<spider>.sqlite3, ":memory:" for none.
+CHINANEWS_INDEX_PATH = ""
 
 FEED_EXPORT_ENCODING = "utf-8"

@@ -119,7 +119,7 @@ def run_crawl(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "CHINANEWS_DATA_DIR": str(tmp_path / "data"), **(env or {})},
     )
     crawl = Crawl(proc.returncode, proc.stderr + proc.stdout)
     if out_path is not None and out_path.exists():

@@ -62,7 +62,9 @@ def clean_url(url: str | None) -> str | None:
         return url
     if article_ref(url) is not None:
         return canonical_url(url)
-    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False))
+    return canonicalize_url(
+        url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
+    )
 
 
 def clean_datetime(value: str | None, raw: str | None, now: datetime) -> str | None:
@@ -90,7 +92,15 @@ class CleanPipeline:
         if not crawled_at:
             adapter["crawled_at"] = now.isoformat(timespec="seconds")
 
-        for name in ("title", "source", "author", "editor", "summary", "published_at_raw", "channel"):
+        for name in (
+            "title",
+            "source",
+            "author",
+            "editor",
+            "summary",
+            "published_at_raw",
+            "channel",
+        ):
             if name in adapter:
                 adapter[name] = normalise_text(adapter.get(name)) or None
         if adapter.get("title"):
@@ -108,14 +118,20 @@ class CleanPipeline:
 
         if "published_at" in adapter:
             adapter["published_at"] = clean_datetime(
-                adapter.get("published_at"), adapter.get("published_at_raw"), now.astimezone(BEIJING)
+                adapter.get("published_at"),
+                adapter.get("published_at_raw"),
+                now.astimezone(BEIJING),
             )
         for name in ("url", "source_url"):
             if name in adapter:
                 adapter[name] = clean_url(adapter.get(name))
         if adapter.get("images"):
             adapter["images"] = [
-                {**image, "url": clean_url(image.get("url")), "caption": normalise_text(image.get("caption")) or None}
+                {
+                    **image,
+                    "url": clean_url(image.get("url")),
+                    "caption": normalise_text(image.get("caption")) or None,
+                }
                 for image in adapter["images"]
             ]
         if adapter.get("related"):

@@ -68,12 +68,16 @@ class ValidatePipeline:
     def close_spider(self) -> None:
         if self.rejects is not None:
             if self.rejects.count:
-                logger.warning("%d invalid articles written to %s", self.rejects.count, self.rejects.path)
+                logger.warning(
+                    "%d invalid articles written to %s", self.rejects.count, self.rejects.path
+                )
             self.rejects.close()
 
     def process_item(self, item: Any) -> Any:
         record = ItemAdapter(item).asdict()
-        errors = sorted(self.validator.iter_errors(record), key=lambda e: (list(e.absolute_path), e.message))
+        errors = sorted(
+            self.validator.iter_errors(record), key=lambda e: (list(e.absolute_path), e.message)
+        )
         if not errors:
             return item
         reasons = sorted({reason_of(e) for e in errors})
@@ -85,8 +89,13 @@ class ValidatePipeline:
         self.rejects.write(
             {
                 "reason": reasons[0],
-                "errors": [f"{'/'.join(map(str, e.absolute_path)) or '(item)'}: {e.message}" for e in errors],
+                "errors": [
+                    f"{'/'.join(map(str, e.absolute_path)) or '(item)'}: {e.message}"
+                    for e in errors
+                ],
                 "item": record,
             }
         )
-        raise Rejected(f"invalid article ({', '.join(reasons)}): {record.get('url')}", log_level="INFO")
+        raise Rejected(
+            f"invalid article ({', '.join(reasons)}): {record.get('url')}", log_level="INFO"
+        )

@@ -23,6 +23,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
+from chinanews.index import CrawlState
 from chinanews.items import Article
 from chinanews.urls import (
     CHANNELS,
@@ -58,6 +59,9 @@ DEFAULT_SEEDS = (
 )
 
 STAT = "chinanews"
+#: Links through which an already-indexed article is not fetched again. Articles on list
+#: pages and feeds are (lists are where edits surface); see docs/incremental.md.
+_SKIP_KNOWN_VIA = frozenset({"related", "recommended", "body", "nav"})
 
 
 class ArgumentError(ValueError):
@@ -71,6 +75,7 @@ class CrawlArgs:
     start_urls: tuple[str, ...] = ()
     since: date | None = None
     channels: frozenset[str] = frozenset()
+    fresh: bool = False
 
     @classmethod
     def parse(cls, kwargs: dict[str, Any]) -> CrawlArgs:
@@ -96,7 +101,27 @@ class CrawlArgs:
             raise ArgumentError(
                 f"channels: unknown {', '.join(unknown)}; choose from {','.join(CHANNELS)}"
             )
-        return cls(start_urls=start_urls, since=since, channels=channels)
+        fresh_value = str(kwargs.get("fresh", "0")).strip().lower()
+        if fresh_value not in _BOOLEANS:
+            raise ArgumentError(
+                f"fresh: {kwargs['fresh']!r} is not a yes/no value; use -a fresh=1 or -a fresh=0"
+            )
+        return cls(
+            start_urls=start_urls, since=since, channels=channels, fresh=_BOOLEANS[fresh_value]
+        )
+
+
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -205,6 +230,10 @@ class ChinaComSpider(scrapy.Spider):
                 return None
             if ref.article_id in self._scheduled_ids:
                 return None
+            if via in _SKIP_KNOWN_VIA and not self.args.fresh and self._known(ref.article_id):
+                # Reached through another article's links: its URL alone says we have it.
+                self._inc(f"{STAT}/incremental/skipped_known")
+                return None
             if is_mobile_mirror(url) and via != "mobile":
                 self._mobile_pending.setdefault(ref.article_id, url)
                 return None
@@ -215,6 +244,10 @@ class ChinaComSpider(scrapy.Spider):
             priority=kind.value + priority_bonus,
             meta={"via": via},
         )
+
+    def _known(self, article_id: str) -> bool:
+        """True when an earlier crawl recorded this article (the cross-run index)."""
+        return CrawlState.of(self.crawler).index.knows(article_id)
 
     def _follow_desktop(self, url: str) -> scrapy.Request | None:
         ref = article_ref(url)

@@ -1,0 +1,161 @@
+"""Deduplicate, in layers, each counted under ``chinanews/duplicates/<layer>``.
+
+The layers share the crawl's ``CrawlState`` (``chinanews.index``): the cross-run index of
+seen articles, the near-duplicate index and the duplicates output. A duplicate is dropped
+from the main output and written, with the URL of the article it duplicates
+(``duplicate_of``) and the layer that caught it, to ``out.duplicates.jsonl``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from chinanews.dedup.fingerprint import content_hash
+from chinanews.index import CrawlState
+
+
+class Duplicate(DropItem):
+    """The item repeats an article already emitted."""
+
+
+class Unchanged(DropItem):
+    """An earlier crawl emitted this article with the same content: nothing new to emit."""
+
+
+def article_key(adapter: ItemAdapter) -> str:
+    """china.com's article id, or the canonical URL when a page has none."""
+    return str(adapter.get("article_id") or adapter["url"])
+
+
+class _Layer:
+    """Shared plumbing: the crawl state, stats and the way a duplicate is dropped."""
+
+    layer = ""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        return cls(crawler)
+
+    @property
+    def state(self) -> CrawlState:
+        return CrawlState.of(self.crawler)
+
+    def open_spider(self) -> None:
+        CrawlState.of(self.crawler)  # open the index before the first item, not during it
+
+    def inc(self, key: str) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value(key)
+
+    def duplicate(
+        self, adapter: ItemAdapter, duplicate_of: str, layer: str | None = None
+    ) -> DropItem:
+        layer = layer or self.layer
+        state = self.state
+        state.write_duplicate(adapter.asdict(), duplicate_of=duplicate_of, layer=layer)
+        state.index.record(
+            article_key(adapter),
+            adapter["url"],
+            content_hash=adapter.get("content_hash"),
+            version=adapter.get("version") or 1,
+            duplicate_of=duplicate_of,
+            published_at=adapter.get("published_at"),
+        )
+        self.inc(f"chinanews/duplicates/{layer}")
+        return Duplicate(
+            f"duplicate ({layer}) of {duplicate_of}: {adapter['url']}", log_level="DEBUG"
+        )
+
+
+class IdentityPipeline(_Layer):
+    """Layer ``id`` (``url`` for pages without an id): the same article again in this crawl
+    (``_all``, ``_N`` and mobile variants fold into one key). Across crawls: an article the
+    index knows with the same content is dropped as ``Unchanged``; with other content it is
+    emitted again with ``version`` + 1 and its ``previous_content_hash``."""
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        key = article_key(adapter)
+        adapter["content_hash"] = content_hash(adapter.get("body") or "")
+        state = self.state
+        layer = "id" if adapter.get("article_id") else "url"
+        if key in state.emitted_this_run:
+            raise self.duplicate(adapter, state.emitted_this_run[key], layer)
+        previous = state.index.get(key)
+        if previous is None:
+            self.inc("chinanews/incremental/new")
+            return item
+        if previous.content_hash == adapter["content_hash"]:
+            # Known from an earlier crawl and unchanged (an original, or a copy already
+            # recorded as a duplicate). A fresh crawl starts with an empty index.
+            self.inc("chinanews/incremental/unchanged")
+            raise Unchanged(
+                f"unchanged since an earlier crawl: {adapter['url']}", log_level="DEBUG"
+            )
+        adapter["version"] = previous.version + 1
+        adapter["previous_content_hash"] = previous.content_hash
+        self.inc("chinanews/incremental/changed")
+        return item
+
+
+class ContentPipeline(_Layer):
+    """Layer ``content``: the same normalised body under another article id."""
+
+    layer = "content"
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        original = self.state.index.original_with_hash(
+            adapter["content_hash"], article_key(adapter)
+        )
+        if original is not None:
+            raise self.duplicate(adapter, original)
+        return item
+
+
+class NearDuplicatePipeline(_Layer):
+    """Layer ``near``: a syndicated copy with small edits (a changed sentence, an appended
+    source line, another title), found by its body's signature (see ``chinanews.dedup``)."""
+
+    layer = "near"
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        state = self.state
+        key = article_key(adapter)
+        signature = state.near.signature(adapter.get("body") or "")
+        match = state.near.find(signature)
+        if match is not None and match != key:
+            raise self.duplicate(adapter, state.index.url_of(match) or match)
+        state.pending_signatures[key] = signature
+        return item
+
+
+class RecordPipeline(_Layer):
+    """Remembers every article that passed the layers, in this crawl and for later ones."""
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        state = self.state
+        key = article_key(adapter)
+        signature = state.pending_signatures.pop(key, None)
+        state.index.record(
+            key,
+            adapter["url"],
+            content_hash=adapter.get("content_hash"),
+            version=adapter.get("version") or 1,
+            signature=state.near.dump_signature(signature) if signature is not None else None,
+            published_at=adapter.get("published_at"),
+        )
+        if signature is not None:
+            state.near.add(key, signature)
+        state.emitted_this_run[key] = adapter["url"]
+        return item

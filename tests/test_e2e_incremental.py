@@ -1,0 +1,123 @@
+"""End to end, twice: the first crawl emits each story once and records the syndicated
+copies as duplicates; a second crawl of the same site, after the generator has published
+new articles and edited some, emits exactly the new and the changed ones."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chinanews.localsite import LocalSite, serve
+from tests.conftest import Crawl, outside_base, run_crawl
+
+pytestmark = pytest.mark.e2e
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def two_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    local = LocalSite(size=80, seed=21, outside_base=outside_base(sentinel))
+    data = tmp_path_factory.mktemp("data")
+    env = {"CHINANEWS_DATA_DIR": str(data)}
+    with serve(local) as base:
+        before = local.expected(base)
+        first_dir = tmp_path_factory.mktemp("run1")
+        first = run_crawl(first_dir, "-a", f"start_urls={base.start_url}", env=env)
+        requests_first = len(base.requests)
+        local.advance(new=5, edit=2)
+        after = local.expected(base)
+        second_dir = tmp_path_factory.mktemp("run2")
+        second = run_crawl(second_dir, "-a", f"start_urls={base.start_url}", env=env)
+        requests_second = len(base.requests) - requests_first
+        fresh_dir = tmp_path_factory.mktemp("run3")
+        fresh = run_crawl(fresh_dir, "-a", f"start_urls={base.start_url}", "-a", "fresh=1", env=env)
+    return {
+        "before": before,
+        "after": after,
+        "first": first,
+        "first_duplicates": read_jsonl(first_dir / "out.duplicates.jsonl"),
+        "second": second,
+        "second_duplicates": read_jsonl(second_dir / "out.duplicates.jsonl"),
+        "fresh": fresh,
+        "requests": (requests_first, requests_second),
+    }
+
+
+def test_the_first_crawl_emits_each_story_once(two_runs: dict[str, Any]) -> None:
+    first: Crawl = two_runs["first"]
+    expected = two_runs["before"]
+    assert first.returncode == 0, first.log[-3000:]
+    stories = Counter(expected[item["url"]]["story_id"] for item in first.items)
+    assert [s for s, n in stories.items() if n > 1] == []
+    assert set(stories) == {a["story_id"] for a in expected.values()}
+
+
+def test_syndicated_copies_are_recorded_as_duplicates(two_runs: dict[str, Any]) -> None:
+    expected = two_runs["before"]
+    emitted = {item["url"] for item in two_runs["first"].items}
+    duplicates = two_runs["first_duplicates"]
+    copies = {u for u, a in expected.items() if a["duplicate_of"]}
+    assert copies
+    recorded = {d["item"]["url"]: d for d in duplicates}
+    # every article is either emitted or recorded as a duplicate: nothing is lost
+    assert emitted | set(recorded) == set(expected)
+    assert not emitted & set(recorded)
+    for url, record in recorded.items():
+        assert record["duplicate_of"] in emitted
+        assert expected[record["duplicate_of"]]["story_id"] == expected[url]["story_id"]
+        assert record["layer"] in {"content", "near"}
+    stats = two_runs["first"].stats
+    assert sum(
+        stats.get(f"chinanews/duplicates/{layer}", 0) for layer in ("content", "near")
+    ) == len(recorded)
+
+
+def test_the_second_crawl_emits_exactly_the_new_and_changed_articles(
+    two_runs: dict[str, Any],
+) -> None:
+    before, after = two_runs["before"], two_runs["after"]
+    second: Crawl = two_runs["second"]
+    assert second.returncode == 0, second.log[-3000:]
+    new = {u for u in after if u not in before}
+    changed = {u for u in after if u in before and after[u]["body"] != before[u]["body"]}
+    assert len(new) == 5
+    assert len(changed) == 2
+    assert {item["url"] for item in second.items} == new | changed
+    for item in second.items:
+        if item["url"] in changed:
+            first_version = next(i for i in two_runs["first"].items if i["url"] == item["url"])
+            assert item["version"] == 2
+            assert item["previous_content_hash"] == first_version["content_hash"]
+            assert item["content_hash"] != first_version["content_hash"]
+            assert item["body"] == after[item["url"]]["body"]
+        else:
+            assert item["version"] == 1
+    assert second.stat("chinanews/incremental/new") == 5
+    assert second.stat("chinanews/incremental/changed") == 2
+    assert second.stat("chinanews/incremental/unchanged") > 0
+    assert two_runs["second_duplicates"] == []
+
+
+def test_the_second_crawl_does_not_download_what_it_knows(two_runs: dict[str, Any]) -> None:
+    first_requests, second_requests = two_runs["requests"]
+    assert two_runs["second"].stat("chinanews/incremental/skipped_known") > 0
+    assert second_requests < first_requests
+
+
+def test_fresh_ignores_the_index(two_runs: dict[str, Any]) -> None:
+    fresh: Crawl = two_runs["fresh"]
+    after = two_runs["after"]
+    assert fresh.returncode == 0, fresh.log[-3000:]
+    assert fresh.stat("chinanews/incremental/skipped_known") == 0
+    stories = Counter(after[item["url"]]["story_id"] for item in fresh.items)
+    assert set(stories) == {a["story_id"] for a in after.values()}
+    assert max(stories.values()) == 1
