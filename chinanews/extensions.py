@@ -1,7 +1,7 @@
 """Extensions: tell the user where the output goes, what the crawl did, and whether it worked.
 
 ``CrawlReport`` logs the feed locations when the crawl opens, counts per field the articles
-emitted (``item_scraped``) and, when the crawl closes, builds the crawl report
+emitted (``item_scraped``) and dropped (``item_dropped``) and, when the crawl closes, builds the crawl report
 (``chinanews.report``): logs its summary, runs the quality checks (``CHINANEWS_MIN_ARTICLES``,
 ``CHINANEWS_MIN_COVERAGE``) and logs a loud ERROR block for any that failed, sets
 ``chinanews/checks/failed`` for ``scrapy crawl``'s exit code, and writes the report as JSON
@@ -39,6 +39,7 @@ class CrawlReport:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.counter = FieldCounter()
+        self.dropped = FieldCounter()
         self.min_articles = crawler.settings.getint("CHINANEWS_MIN_ARTICLES", 1)
         self.coverage_limits = min_coverage(crawler.settings.getdict("CHINANEWS_MIN_COVERAGE"))
         self.report: dict[str, Any] | None = None
@@ -48,6 +49,7 @@ class CrawlReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
@@ -59,6 +61,9 @@ class CrawlReport:
     def item_scraped(self, item: Any) -> None:
         self.counter.add(item)
 
+    def item_dropped(self, item: Any) -> None:
+        self.dropped.add(item)
+
     def spider_closed(self, reason: str) -> None:
         stats_collector = self.crawler.stats
         assert stats_collector is not None
@@ -67,6 +72,7 @@ class CrawlReport:
         report = build_report(
             stats,
             self.counter,
+            self.dropped,
             min_articles=self.min_articles,
             coverage_limits=self.coverage_limits,
         )

@@ -1,7 +1,8 @@
 """The crawl report: what a crawl did and whether its output looks right, from its stats.
 
-Pure functions, no engine: :class:`FieldCounter` counts, per field, the emitted articles
-that have a value; :func:`build_report` turns the Scrapy stats and those counts into the
+Pure functions, no engine: :class:`FieldCounter` counts, per field, the articles that have
+a value (those emitted, and apart those the pipelines dropped); :func:`build_report` turns
+the Scrapy stats and those counts into the
 report's sections (pages by kind, articles, drops, duplicates, coverage, HTTP errors, time)
 and runs the quality checks; :func:`format_summary` and :func:`format_failures` are its log
 text. ``chinanews.extensions.CrawlReport`` wires them to a crawl; ``docs/report.md``
@@ -109,23 +110,24 @@ def articles_found(stats: Mapping[str, Any]) -> int:
 
 
 def lost_for_want_of(stats: Mapping[str, Any], field: str) -> int:
-    """Articles that never reached the output because ``field`` was missing or unreadable:
-    the spider's ``no_article/no_<field>`` and validation's ``dropped/{missing,invalid}_<field>``.
-    Without them the check could never see a missing title: such a page is not emitted."""
-    return int(
-        stats.get(f"{STAT}/no_article/no_{field}", 0)
-        + stats.get(f"{STAT}/dropped/missing_{field}", 0)
-        + stats.get(f"{STAT}/dropped/invalid_{field}", 0)
-    )
+    """Article pages the spider gave up on because ``field`` was missing
+    (``no_article/no_<field>``: ``no_title``, ``no_body``). Without them the check could
+    never see a missing title: such a page does not even become an item."""
+    return int(stats.get(f"{STAT}/no_article/no_{field}", 0))
 
 
 def run_checks(
     stats: Mapping[str, Any],
     counter: FieldCounter,
+    dropped: FieldCounter,
     *,
     min_articles: int,
     coverage_limits: Mapping[str, float],
 ) -> list[Check]:
+    """The checks. A coverage check counts every article the spider extracted: those emitted
+    and those the pipelines dropped (invalid ones, which lack the field more often than not,
+    and duplicates or unchanged articles of an incremental crawl, which are still this run's
+    reading of the site), plus the pages lost for want of the field."""
     checks: list[Check] = []
     if min_articles > 0:
         found = articles_found(stats)
@@ -140,8 +142,8 @@ def run_checks(
             )
         )
     for field, limit in coverage_limits.items():
-        have = counter.filled.get(field, 0)
-        seen = counter.items + lost_for_want_of(stats, field)
+        have = counter.filled.get(field, 0) + dropped.filled.get(field, 0)
+        seen = counter.items + dropped.items + lost_for_want_of(stats, field)
         value = round(have / seen, 4) if seen else None
         checks.append(
             Check(
@@ -159,11 +161,14 @@ def run_checks(
 def build_report(
     stats: Mapping[str, Any],
     counter: FieldCounter,
+    dropped: FieldCounter | None = None,
     *,
     min_articles: int = 1,
     coverage_limits: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The report: its sections, the checks and ``ok``, and every stat under ``stats``.
+
+    ``counter`` counted the emitted articles, ``dropped`` those the pipelines dropped.
 
     ``ok`` is ``True`` when every check passed, ``False`` when one failed, and ``None``
     when the checks were not applied (the crawl was stopped: ``shutdown``, ``cancelled``).
@@ -174,7 +179,13 @@ def build_report(
     checks: list[Check] = []
     ok: bool | None = None
     if checks_apply(finish_reason):
-        checks = run_checks(stats, counter, min_articles=min_articles, coverage_limits=limits)
+        checks = run_checks(
+            stats,
+            counter,
+            dropped or FieldCounter(),
+            min_articles=min_articles,
+            coverage_limits=limits,
+        )
         ok = all(c.passed is not False for c in checks)
     return {
         "ok": ok,

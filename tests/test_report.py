@@ -169,14 +169,32 @@ def test_articles_lost_for_want_of_a_field_count_against_its_coverage() -> None:
     # items dropped by validation; the emitted ones all have a title
     stats = finished(
         item_scraped_count=8,
+        item_dropped_count=1,
         **{"chinanews/no_article/no_title": 1, "chinanews/dropped/missing_title": 1},
     )
-    report = build_report(stats, counted(*(article(n) for n in range(8))))
+    report = build_report(
+        stats, counted(*(article(n) for n in range(8))), counted(article(9, title=None))
+    )
     title = check(report, "coverage/title")
-    assert title["value"] == 0.8
+    assert title["value"] == 0.8  # 8 of 8 emitted + 1 dropped + 1 page given up
     assert title["passed"] is False
     assert report["coverage"]["title"] == 1.0  # the share of emitted articles
-    assert check(report, "coverage/body")["value"] == 1.0
+    assert check(report, "coverage/body")["value"] == 1.0  # 9 of 9 items, no page lost
+
+
+def test_a_re_crawl_counts_the_unchanged_articles_it_read() -> None:
+    # an incremental crawl emits only the new and changed articles; the unchanged ones,
+    # dropped by the pipelines, were read too, and the pages without a body are seen again
+    stats = finished(
+        item_scraped_count=2,
+        item_dropped_count=20,
+        **{"chinanews/incremental/unchanged": 20, "chinanews/no_article/no_body": 2},
+    )
+    report = build_report(
+        stats, counted(article(1), article(2)), counted(*(article(n) for n in range(3, 23)))
+    )
+    assert check(report, "coverage/body")["value"] == round(22 / 24, 4)
+    assert report["ok"] is True
 
 
 def test_no_article_at_all_fails() -> None:
@@ -249,12 +267,14 @@ def test_the_extension_counts_items_and_writes_the_report(tmp_path: Path) -> Non
     ext = CrawlReport.from_crawler(crawler)
     for n in range(4):
         ext.item_scraped(article(n, published_at=None if n == 0 else "2026-11-27T08:00:00+08:00"))
+    ext.item_dropped(article(5))  # a duplicate: read, so counted by the checks, not emitted
     crawler.stats.set_value("item_scraped_count", 4)
     crawler.stats.set_value("finish_reason", "finished")
     ext.spider_closed("finished")
     report = json.loads(path.read_text(encoding="utf-8"))
     assert report["ok"] is False
     assert report["coverage"]["published_at"] == 0.75
+    assert check(report, "coverage/published_at")["value"] == 0.8
     assert check(report, "coverage/published_at")["limit"] == 0.99
     assert report["stats"]["item_scraped_count"] == 4
     assert report["stats"][CHECKS_FAILED_STAT] == 1
