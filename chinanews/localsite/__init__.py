@@ -7,7 +7,16 @@ emits. See ``docs/local-site.md`` and ``docs/site-notes.md``.
 
 from __future__ import annotations
 
+from .pairs import LabelledPair, near_duplicate_pairs
 from .server import BaseURL, serve, serve_outside
 from .site import LocalSite, Response
 
-__all__ = ["BaseURL", "LocalSite", "Response", "serve", "serve_outside"]
+__all__ = [
+    "BaseURL",
+    "LabelledPair",
+    "LocalSite",
+    "Response",
+    "near_duplicate_pairs",
+    "serve",
+    "serve_outside",
+]

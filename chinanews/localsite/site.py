@@ -13,6 +13,7 @@ from chinanews.urls import canonical_url
 
 from . import render
 from .model import _LRU, BASE, EXPECTED_FEATURES, LISTS, SiteModel
+from .pairs import LabelledPair, near_duplicate_pairs
 
 _ART_RE = re.compile(r"^(?P<stem>/.+/20\d{6}/(?P<aid>[a-z]*\d+))(?:_(?P<page>\d+|all))?\.html$")
 _LIST_RE = re.compile(r"^(?P<dir>/.+/)(?:index(?:_(?P<n>\d+))?\.html)?$")
@@ -249,6 +250,13 @@ class LocalSite:
         with self._lock:
             self.model.advance(new=new, edit=edit)
             self._cache.clear()
+
+    def near_duplicate_pairs(self, n: int = 3000, seed: int | None = None) -> list[LabelledPair]:
+        """``n`` labelled (article, article, is_duplicate, kind) pairs for measuring
+        near-duplicate detection: syndicated copies with every edit the site makes, and hard
+        negatives (same topic, same people, different story). ``seed`` defaults to the site's;
+        the site's own pages do not change. See ``chinanews.localsite.pairs``."""
+        return near_duplicate_pairs(n, self.model.seed if seed is None else seed)
 
     def __len__(self) -> int:
         return len(self.model.arts)

@@ -8,6 +8,7 @@ length, captions, keywords and the chrome of a news portal.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 
 PLACES = (
     "北京",
@@ -431,8 +432,14 @@ def person_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
 
 
-def _fill(template: str, rng: random.Random, topic: str, channel: str) -> str:
-    return template.format(
+def _fill(
+    template: str,
+    rng: random.Random,
+    topic: str,
+    channel: str,
+    cast: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    values: dict[str, object] = dict(
         org=rng.choice(ORGS),
         foreign_org=rng.choice(FOREIGN_ORGS),
         place=rng.choice(PLACES),
@@ -451,11 +458,25 @@ def _fill(template: str, rng: random.Random, topic: str, channel: str) -> str:
         pct2=round(rng.uniform(0.2, 5), 1),
         year=rng.choice((2026, 2027, 2030, 2035)),
     )
+    if cast:  # drawn after the others, so a call without a cast draws what it always drew
+        for slot in sorted(cast):
+            values[slot] = rng.choice(cast[slot])
+    return template.format(**values)
 
 
-def sentences(rng: random.Random, topic: str, channel: str) -> list[str]:
-    """One body paragraph as a list of two to five sentences (about 80–300 characters)."""
-    return [_fill(rng.choice(SENTENCES), rng, topic, channel) for _ in range(rng.randint(2, 5))]
+def sentences(
+    rng: random.Random,
+    topic: str,
+    channel: str,
+    cast: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """One body paragraph as a list of two to five sentences (about 80–300 characters).
+
+    ``cast`` pins slots (``org``, ``place``, ``person``, ``name``, ...) to a few values, so
+    that several stories can be about the same people and places."""
+    return [
+        _fill(rng.choice(SENTENCES), rng, topic, channel, cast) for _ in range(rng.randint(2, 5))
+    ]
 
 
 def paragraph(rng: random.Random, topic: str, channel: str) -> str:

@@ -1,0 +1,260 @@
+"""Near-duplicate indexes: find an indexed article whose body is nearly the same as a new one.
+
+Technique: MinHash (128 × 32-bit) of the set of character 8-grams of the normalised body,
+banded LSH (32 bands of 4 rows) to find candidates, then the candidates' estimated Jaccard
+similarity against :data:`THRESHOLD`. The choice (MinHash over 64-bit SimHash, 8-grams over
+5-grams, the threshold) was measured on labelled pairs from the local site generator:
+``benchmarks/dedup.py``, figures in ``docs/benchmarks.md``.
+
+The pipeline uses the :class:`NearDuplicateIndex` interface only::
+
+    sig = index.signature(item.body)        # once per article
+    key = index.find(sig)                    # key of an indexed near-duplicate, or None
+    index.add(item_key, sig)
+    blob = index.dump_signature(sig)         # persist; index.load_signature(blob) at open
+
+:class:`MinHashIndex` keeps everything in memory (the default); :class:`RedisNearDuplicateIndex`
+keeps the bands and signatures in Redis, so several crawl processes share one index.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .fingerprint import MinHasher, normalise_text, shingle_hashes
+
+#: Estimated Jaccard similarity (fraction of equal MinHash positions) at or above which two
+#: bodies are near-duplicates. Measured on 3,000 labelled pairs of the local site generator
+#: (seed 1; ``benchmarks/dedup.py``): syndicated copies score 0.71–1.00 in exact Jaccard of
+#: 8-gram sets, the hardest negatives (same topic, same people, a follow-up that repeats the
+#: lead) at most 0.26; 0.5 sits between, with precision 1.000 and recall 1.000 at every
+#: threshold from 0.35 to 0.65 (see docs/benchmarks.md for the sweep).
+THRESHOLD = 0.5
+NUM_PERM = 128
+BANDS = 32
+SHINGLE = 8
+#: Bodies with fewer distinct shingles than this are neither indexed nor matched: a caption
+#: or one sentence says too little to call two articles the same story.
+MIN_SHINGLES = 20
+
+Sig = npt.NDArray[np.uint32]
+S = TypeVar("S")
+
+_MAGIC = b"MH1"
+_HEADER = struct.Struct("<3sBHHI")  # magic, shingle, num_perm, bands, seed
+
+
+class NearDuplicateIndex(Protocol[S]):
+    """What the dedup pipeline needs from a near-duplicate index (signature type ``S``)."""
+
+    def signature(self, text: str) -> S: ...
+
+    def find(self, sig: S) -> str | None: ...
+
+    def add(self, key: str, sig: S) -> None: ...
+
+    def dump_signature(self, sig: S) -> bytes: ...
+
+    def load_signature(self, data: bytes) -> S: ...
+
+
+class _MinHashLSH:
+    """Signatures, band keys, serialisation and verification shared by the indexes."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float = THRESHOLD,
+        num_perm: int = NUM_PERM,
+        bands: int = BANDS,
+        shingle: int = SHINGLE,
+        seed: int = 1,
+        min_shingles: int = MIN_SHINGLES,
+    ) -> None:
+        if num_perm % bands:
+            raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.bands = bands
+        self.rows = num_perm // bands
+        self.shingle = shingle
+        self.seed = seed
+        self.min_shingles = min_shingles
+        self._hasher = MinHasher(num_perm, shingle, seed)
+        self._header = _HEADER.pack(_MAGIC, shingle, num_perm, bands, seed)
+        # multipliers that fold a band's rows into one 64-bit key, one salt per band
+        self._fold = np.array(
+            [0x9E3779B97F4A7C15 ** (k + 1) % 2**64 for k in range(self.rows)], dtype=np.uint64
+        )
+        # band number in bits 52-59: keys stay below 2**60, Python's smallest large int
+        self._salt = np.arange(bands, dtype=np.uint64) << np.uint64(52)
+
+    def signature(self, text: str) -> Sig:
+        """MinHash of the body's shingles; an empty signature (all 0xFFFFFFFF) when the body
+        has fewer than ``min_shingles`` distinct shingles."""
+        hashes = shingle_hashes(normalise_text(text), self.shingle, normalised=True)
+        if len(hashes) < self.min_shingles:
+            hashes = hashes[:0]
+        return self._hasher.from_hashes(hashes)
+
+    def dump_signature(self, sig: Sig) -> bytes:
+        return self._header + np.asarray(sig, dtype="<u4").tobytes()
+
+    def load_signature(self, data: bytes) -> Sig:
+        """The signature ``dump_signature`` wrote; ``ValueError`` if it was made with other
+        parameters (recompute it from the body then)."""
+        head = data[: _HEADER.size]
+        if head != self._header:
+            raise ValueError("signature made with other MinHash parameters")
+        body = data[_HEADER.size :]
+        if len(body) != 4 * self.num_perm:
+            raise ValueError(f"signature has {len(body)} bytes, expected {4 * self.num_perm}")
+        return np.frombuffer(body, dtype="<u4").astype(np.uint32)
+
+    @staticmethod
+    def is_empty(sig: Sig) -> bool:
+        return bool(sig[0] == 0xFFFFFFFF and (sig == 0xFFFFFFFF).all())
+
+    def band_keys(self, sig: Sig) -> list[int]:
+        """One key per band (below 2**60; the band number is part of the key)."""
+        rows = sig.reshape(self.bands, self.rows).astype(np.uint64)
+        folded = (rows * self._fold[None, :]).sum(axis=1, dtype=np.uint64)
+        folded ^= folded >> np.uint64(29)
+        folded = (folded >> np.uint64(12)) ^ self._salt
+        keys: list[int] = folded.tolist()
+        return keys
+
+    def similarity(self, a: Sig, b: Sig) -> float:
+        return float(np.count_nonzero(a == b)) / self.num_perm
+
+    def _best(self, sig: Sig, candidates: npt.NDArray[np.uint32]) -> tuple[int, float]:
+        """Index and estimated Jaccard of the most similar row of ``candidates``."""
+        sims = np.count_nonzero(candidates == sig[None, :], axis=1)
+        k = int(sims.argmax())
+        return k, float(sims[k]) / self.num_perm
+
+
+class MinHashIndex(_MinHashLSH):
+    """In-memory MinHash LSH index: signatures in one growing numpy array, one dict per band
+    from band key to row (or list of rows)."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._keys: list[str] = []
+        self._sigs = np.empty((1024, self.num_perm), dtype=np.uint32)
+        self._tables: list[dict[int, Any]] = [{} for _ in range(self.bands)]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str, sig: Sig) -> None:
+        """Index ``sig`` under ``key`` (an empty signature is not indexed)."""
+        if self.is_empty(sig):
+            return
+        row = len(self._keys)
+        if row == len(self._sigs):
+            grown = np.empty((2 * row, self.num_perm), dtype=np.uint32)
+            grown[:row] = self._sigs
+            self._sigs = grown
+        self._sigs[row] = sig
+        self._keys.append(key)
+        for table, bk in zip(self._tables, self.band_keys(sig), strict=True):
+            got = table.get(bk)
+            if got is None:
+                table[bk] = row
+            elif isinstance(got, list):
+                got.append(row)
+            else:
+                table[bk] = [got, row]
+
+    def candidates(self, sig: Sig) -> set[int]:
+        rows: set[int] = set()
+        for table, bk in zip(self._tables, self.band_keys(sig), strict=True):
+            got = table.get(bk)
+            if got is None:
+                continue
+            if isinstance(got, list):
+                rows.update(got)
+            else:
+                rows.add(got)
+        return rows
+
+    def find(self, sig: Sig) -> str | None:
+        """Key of the indexed signature most similar to ``sig`` if its estimated Jaccard is
+        at least ``threshold``, else None."""
+        if self.is_empty(sig):
+            return None
+        rows = self.candidates(sig)
+        if not rows:
+            return None
+        order = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        k, sim = self._best(sig, self._sigs[order])
+        return self._keys[int(order[k])] if sim >= self.threshold else None
+
+    def add_many(self, items: Iterable[tuple[str, Sig]]) -> None:
+        for key, sig in items:
+            self.add(key, sig)
+
+
+class RedisNearDuplicateIndex(_MinHashLSH):
+    """The same index in Redis: a set per band bucket (``{prefix}:b:<hex key>``) and a hash of
+    signatures (``{prefix}:sig``); two round trips per ``find``, one per ``add``.
+
+    ``redis_client`` is a ``redis.Redis`` (bytes responses; ``decode_responses=False``)."""
+
+    def __init__(self, redis_client: Any, prefix: str = "chinanews:dedup", **params: Any) -> None:
+        super().__init__(**params)
+        self.redis = redis_client
+        self.prefix = prefix
+        self._sig_key = f"{prefix}:sig"
+
+    def _bucket(self, bk: int) -> str:
+        return f"{self.prefix}:b:{bk:016x}"
+
+    def __len__(self) -> int:
+        return int(self.redis.hlen(self._sig_key))
+
+    def add(self, key: str, sig: Sig) -> None:
+        if self.is_empty(sig):
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self._sig_key, key, self.dump_signature(sig))
+        for bk in self.band_keys(sig):
+            pipe.sadd(self._bucket(bk), key)
+        pipe.execute()
+
+    def find(self, sig: Sig) -> str | None:
+        if self.is_empty(sig):
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        for bk in self.band_keys(sig):
+            pipe.smembers(self._bucket(bk))
+        keys = sorted({k for members in pipe.execute() for k in members})
+        if not keys:
+            return None
+        blobs = self.redis.hmget(self._sig_key, keys)
+        found = [(k, b) for k, b in zip(keys, blobs, strict=True) if b is not None]
+        if not found:
+            return None
+        sigs = np.stack([self.load_signature(b) for _, b in found])
+        k, sim = self._best(sig, sigs)
+        if sim < self.threshold:
+            return None
+        key = found[k][0]
+        return key.decode() if isinstance(key, bytes) else str(key)
+
+    def clear(self) -> None:
+        """Delete every key under the prefix (tests, and a rebuild from the SQLite table)."""
+        batch: list[Any] = []
+        for name in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                self.redis.delete(*batch)
+                batch = []
+        if batch:
+            self.redis.delete(*batch)
