@@ -134,7 +134,8 @@ def test_default_output_goes_to_the_data_dir(tmp_path: Path, site: Any) -> None:
         env={"CHINANEWS_DATA_DIR": str(data_dir)},
     )
     assert crawl.returncode == 0, crawl.log[-2000:]
-    files = sorted((data_dir / "jsonl" / "china_com").glob("china_com-*.jsonl"))
+    outputs = (data_dir / "jsonl" / "china_com").glob("china_com-*.jsonl")
+    files = sorted(f for f in outputs if f.suffixes == [".jsonl"])  # not the side outputs
     assert len(files) == 1
     assert f"Articles are written to {data_dir}" in crawl.log
     lines = files[0].read_text(encoding="utf-8").splitlines()
