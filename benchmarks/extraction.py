@@ -57,7 +57,11 @@ def run_trafilatura(url: str, html: str) -> dict[str, Any]:
     return {"title": doc.title, "date": (doc.date or "")[:16], "body": doc.text}
 
 
-def measure(name: str, fn: Callable[[str, str], dict[str, Any]], pages: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+def measure(
+    name: str,
+    fn: Callable[[str, str], dict[str, Any]],
+    pages: list[tuple[str, str, dict[str, Any]]],
+) -> dict[str, Any]:
     for url, html, _ in pages[:5]:  # warm-up: imports, compiled selectors
         fn(url, html)
     times, title_ok, date_ok, body_f1, body_exact = [], 0, 0, [], 0
@@ -88,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=400, help="local site size (article pages)")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--write", action="store_true", help="rewrite the section in docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="rewrite the section in docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
 
     site = LocalSite(size=args.size, seed=args.seed)
@@ -99,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         if want is not None and url == want["url"] and want["pages"] == 1:
             pages.append((url, html, want))
     kb = statistics.median(len(html.encode("utf-8")) for _, html, _ in pages) / 1024
-    results = [measure("chinanews", run_chinanews, pages), measure("trafilatura", run_trafilatura, pages)]
+    results = [
+        measure("chinanews", run_chinanews, pages),
+        measure("trafilatura", run_trafilatura, pages),
+    ]
     ours, theirs = results
     rows = [
         "| extractor | median CPU ms/page | p90 ms | title | time | body char-F1 | body exact |",

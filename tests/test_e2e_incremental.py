@@ -32,12 +32,13 @@ def two_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         before = local.expected(base)
         first_dir = tmp_path_factory.mktemp("run1")
         first = run_crawl(first_dir, "-a", f"start_urls={base.start_url}", env=env)
-        requests_first = len(base.requests)
+        requests_first = list(base.requests)
         local.advance(new=5, edit=2)
         after = local.expected(base)
         second_dir = tmp_path_factory.mktemp("run2")
         second = run_crawl(second_dir, "-a", f"start_urls={base.start_url}", env=env)
-        requests_second = len(base.requests) - requests_first
+        requests_second = list(base.requests[len(requests_first) :])
+        hidden = {local.model.path_of(a.idx) for a in local.model.arts if a.feature == "hidden"}
         fresh_dir = tmp_path_factory.mktemp("run3")
         fresh = run_crawl(fresh_dir, "-a", f"start_urls={base.start_url}", "-a", "fresh=1", env=env)
     return {
@@ -49,6 +50,7 @@ def two_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         "second_duplicates": read_jsonl(second_dir / "out.duplicates.jsonl"),
         "fresh": fresh,
         "requests": (requests_first, requests_second),
+        "hidden": hidden,
     }
 
 
@@ -108,9 +110,17 @@ def test_the_second_crawl_emits_exactly_the_new_and_changed_articles(
 
 
 def test_the_second_crawl_does_not_download_what_it_knows(two_runs: dict[str, Any]) -> None:
+    """Articles reached only through other articles' links (related, recommended, in-body)
+    are known by their URL: the second crawl does not fetch them again. List pages are
+    always fetched, and so are the articles they list, which is how edits are found."""
     first_requests, second_requests = two_runs["requests"]
+    hidden = two_runs["hidden"]
+    assert hidden
+    assert hidden <= set(first_requests)
+    assert hidden.isdisjoint(second_requests)
     assert two_runs["second"].stat("chinanews/incremental/skipped_known") > 0
-    assert second_requests < first_requests
+    lists = {p for p in first_requests if p.endswith("/") or "index_" in p}
+    assert lists and lists <= set(second_requests)
 
 
 def test_fresh_ignores_the_index(two_runs: dict[str, Any]) -> None:

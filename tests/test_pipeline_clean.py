@@ -43,7 +43,10 @@ def test_every_date_form_becomes_iso_in_beijing_time(raw: str, iso: str) -> None
 
 
 def test_an_iso_date_is_kept_and_a_utc_one_converted() -> None:
-    assert cleaned(published_at="2025-11-24T22:19:13+08:00").published_at == "2025-11-24T22:19:13+08:00"
+    assert (
+        cleaned(published_at="2025-11-24T22:19:13+08:00").published_at
+        == "2025-11-24T22:19:13+08:00"
+    )
     assert cleaned(published_at="2025-11-24T14:19:13Z").published_at == "2025-11-24T22:19:13+08:00"
 
 
@@ -82,7 +85,10 @@ def test_body_whitespace_and_blank_lines() -> None:
 @pytest.mark.parametrize(
     ("value", "keywords"),
     [
-        ("美乌会谈,日内瓦，乌克兰、和平计划;美乌会谈", ["美乌会谈", "日内瓦", "乌克兰", "和平计划"]),
+        (
+            "美乌会谈,日内瓦，乌克兰、和平计划;美乌会谈",
+            ["美乌会谈", "日内瓦", "乌克兰", "和平计划"],
+        ),
         (["美乌会谈 日内瓦", "日内瓦", "乌克兰｜和平"], ["美乌会谈", "日内瓦", "乌克兰｜和平"]),
         ("", []),
         (None, []),
@@ -98,7 +104,10 @@ def test_keywords(value: Any, keywords: list[str]) -> None:
         ("http://news.china.com/domestic/945/20251124/49000001_all.html#page_2", URL),
         (f"{URL}?utm_source=weibo&utm_medium=social", URL),
         ("https://news.china.com/domestic/945/20251124/49000001_3.html", URL),
-        ("https://www.huanqiu.com/a/1.html?utm_source=x&id=5#top", "https://www.huanqiu.com/a/1.html?id=5"),
+        (
+            "https://www.huanqiu.com/a/1.html?utm_source=x&id=5#top",
+            "https://www.huanqiu.com/a/1.html?id=5",
+        ),
         ("https://www.huanqiu.com/a/", "https://www.huanqiu.com/a/"),
     ],
 )
@@ -110,22 +119,38 @@ def test_item_urls_images_and_related() -> None:
     article = cleaned(
         url="http://news.china.com/domestic/945/20251124/49000001_1.html?utm_campaign=x",
         source_url="https://www.huanqiu.com/a/1.html?spm=abc",
-        images=[{"url": "https://img1.utuku.china.com/a.jpg?utm_source=x", "caption": "\u3000图说 "}],
+        images=[
+            {"url": "https://img1.utuku.china.com/a.jpg?utm_source=x", "caption": "\u3000图说 "}
+        ],
         related=[
-            {"url": "http://news.china.com/domestic/945/20251123/48999999_all.html", "title": " 旧闻 ", "published_at": "2025-11-23 10:00"},
-            {"url": "https://news.china.com/domestic/945/20251123/48999999.html", "title": "旧闻", "published_at": None},
+            {
+                "url": "http://news.china.com/domestic/945/20251123/48999999_all.html",
+                "title": " 旧闻 ",
+                "published_at": "2025-11-23 10:00",
+            },
+            {
+                "url": "https://news.china.com/domestic/945/20251123/48999999.html",
+                "title": "旧闻",
+                "published_at": None,
+            },
         ],
     )
     assert article.url == URL
     assert article.source_url == "https://www.huanqiu.com/a/1.html"
     assert article.images == [{"url": "https://img1.utuku.china.com/a.jpg", "caption": "图说"}]
     assert article.related == [
-        {"url": "https://news.china.com/domestic/945/20251123/48999999.html", "title": "旧闻", "published_at": "2025-11-23T10:00:00+08:00"}
+        {
+            "url": "https://news.china.com/domestic/945/20251123/48999999.html",
+            "title": "旧闻",
+            "published_at": "2025-11-23T10:00:00+08:00",
+        }
     ]
 
 
 def test_cleaning_is_idempotent() -> None:
-    first = cleaned(title="标题_中华网", body="\u3000段落\n\n段落二", published_at_raw="3小时前", keywords="a,b")
+    first = cleaned(
+        title="标题_中华网", body="\u3000段落\n\n段落二", published_at_raw="3小时前", keywords="a,b"
+    )
     again = CleanPipeline().process_item(Article(**vars(first)))
     assert vars(again) == vars(first)
 

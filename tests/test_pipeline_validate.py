@@ -27,7 +27,13 @@ GOOD = Article(
     keywords=["乌克兰"],
     body="第一段\n第二段",
     images=[{"url": "https://img1.utuku.china.com/a.jpg", "caption": None}],
-    related=[{"url": "https://news.china.com/domestic/945/20251123/48999999.html", "title": "旧闻", "published_at": None}],
+    related=[
+        {
+            "url": "https://news.china.com/domestic/945/20251123/48999999.html",
+            "title": "旧闻",
+            "published_at": None,
+        }
+    ],
     template="C",
     crawled_at="2025-11-24T14:30:00+00:00",
     language="zh",
@@ -84,7 +90,9 @@ def test_invalid_articles_are_dropped_with_their_reason(
     assert record["item"]["url"] == bad.url  # the whole item is kept
 
 
-def test_no_rejects_file_when_nothing_is_rejected(pipeline: ValidatePipeline, tmp_path: Path) -> None:
+def test_no_rejects_file_when_nothing_is_rejected(
+    pipeline: ValidatePipeline, tmp_path: Path
+) -> None:
     pipeline.process_item(GOOD)
     pipeline.close_spider()
     assert not (tmp_path / "out.rejects.jsonl").exists()
