@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from chinanews.outputs import beside_output
 from chinanews.report import (
     CHECKS_FAILED_STAT,
     FieldCounter,
@@ -91,40 +90,13 @@ class CrawlReport:
                 reason,
             )
         path = self.report_path()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-            )
-            logger.info("Crawl report written to %s", path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        logger.info("Crawl report written to %s", path)
 
-    def report_path(self) -> Path | None:
-        """``CHINANEWS_REPORT_FILE``, else ``<first local feed file>.report.json``."""
+    def report_path(self) -> Path:
+        """``CHINANEWS_REPORT_FILE``, else beside the main output (``out.report.json``)."""
         explicit = self.crawler.settings.get("CHINANEWS_REPORT_FILE")
-        if explicit:
-            return Path(explicit)
-        spider = self.crawler.spider
-        params = _SpiderParams(spider)
-        for uri in self.crawler.settings.getdict("FEEDS"):
-            uri = str(uri)
-            if "://" in uri and not uri.startswith("file://"):
-                continue
-            try:
-                local = uri.removeprefix("file://") % params
-            except (KeyError, ValueError, TypeError):
-                continue
-            return Path(os.path.splitext(local)[0] + ".report.json")
-        return None
-
-
-class _SpiderParams(dict[str, Any]):
-    """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand."""
-
-    def __init__(self, spider: Any) -> None:
-        super().__init__()
-        self.spider = spider
-
-    def __missing__(self, key: str) -> Any:
-        if key == "time":
-            return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace(":", "-")
-        return getattr(self.spider, key)
+        return Path(explicit) if explicit else beside_output(self.crawler, ".report.json")
