@@ -5,6 +5,9 @@ its URL, content hash, version, the article it duplicates if it is a copy, and i
 near-duplicate signature. Embedded SQLite by default (``<data dir>/index/<spider>.sqlite3``,
 ``CHINANEWS_INDEX_PATH``); ``CHINANEWS_INDEX_PATH=:memory:`` keeps it for one run only.
 
+``CHINANEWS_INDEX_BACKEND=redis`` keeps it in Redis instead (``REDIS_URL``, keys under
+``CHINANEWS_REDIS_PREFIX``), shared by the workers of a distributed crawl.
+
 ``CrawlState.of(crawler)`` opens the index once per crawl and shares it between the spider
 (which skips article URLs it already knows) and the deduplication pipelines; it also holds
 the duplicates output and the near-duplicate index, and closes them when the spider closes.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from chinanews.dedup.near import MinHashIndex
+from chinanews.dedup.near import MinHashIndex, RedisNearDuplicateIndex
 from chinanews.outputs import JsonLines, beside_output
 
 logger = logging.getLogger(__name__)
@@ -136,6 +140,125 @@ class ArticleIndex:
         self.db.close()
 
 
+class RedisArticleIndex:
+    """The same index in Redis, shared by every worker of a distributed crawl: a hash per
+    article (``{prefix}:seen:<key>``) and the original's URL per content hash
+    (``{prefix}:hash:<hash>``). Near-duplicate signatures live in the Redis near index."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.path = f"redis {prefix}"
+
+    def _seen(self, key: str) -> str:
+        return f"{self.prefix}:seen:{key}"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.redis.scan_iter(match=f"{self.prefix}:seen:*", count=1000))
+
+    def get(self, key: str) -> Seen | None:
+        row = self.redis.hmget(self._seen(key), "url", "content_hash", "version", "duplicate_of")
+        if row[0] is None:
+            return None
+        url, content_hash, version, duplicate_of = (
+            v.decode() if isinstance(v, bytes) else v for v in row
+        )
+        return Seen(key, url, content_hash or None, int(version or 1), duplicate_of or None)
+
+    def knows(self, key: str) -> bool:
+        return bool(self.redis.exists(self._seen(key)))
+
+    def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
+        value = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "url")
+        owner = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "key")
+        if value is None or (owner is not None and owner.decode() == other_than):
+            return None
+        return str(value.decode())
+
+    def url_of(self, key: str) -> str | None:
+        value = self.redis.hget(self._seen(key), "url")
+        return value.decode() if value is not None else None
+
+    def record(
+        self,
+        key: str,
+        url: str,
+        *,
+        content_hash: str | None,
+        version: int = 1,
+        duplicate_of: str | None = None,
+        signature: bytes | None = None,
+        published_at: str | None = None,
+    ) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fields = {
+            "url": url,
+            "content_hash": content_hash or "",
+            "version": version,
+            "duplicate_of": duplicate_of or "",
+            "published_at": published_at or "",
+            "last_seen": now,
+        }
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hsetnx(self._seen(key), "first_seen", now)
+        pipe.hset(self._seen(key), mapping=fields)
+        if content_hash and duplicate_of is None:
+            pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "url", url)
+            pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "key", key)
+        pipe.execute()
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        return iter(())  # the Redis near index keeps its own signatures
+
+    def commit(self) -> None:
+        pass  # every write is sent at once
+
+    def clear(self) -> None:
+        for name in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000):
+            self.redis.delete(name)
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+def redis_client(settings: Any) -> Any:
+    """A Redis client for ``REDIS_URL`` that has answered a PING; raises ``IndexSettingError``."""
+    import redis
+
+    url = settings.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise IndexSettingError(
+            f"REDIS_URL: cannot use {redact(url)} for the article index: {exc}"
+        ) from None
+    return client
+
+
+def redact(url: str) -> str:
+    """A URL with its password replaced, fit for logs."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+class IndexSettingError(ValueError):
+    """A setting of the article index that cannot be used; the message says what to fix."""
+
+
+BACKENDS = ("sqlite", "redis")
+
+
+def check_settings(settings: Any) -> None:
+    """Fail before the crawl starts when the index settings cannot work."""
+    backend = str(settings.get("CHINANEWS_INDEX_BACKEND") or "sqlite").lower()
+    if backend not in BACKENDS:
+        raise IndexSettingError(
+            f"CHINANEWS_INDEX_BACKEND: unknown {backend!r}; use sqlite (default) or redis"
+        )
+    if backend == "redis":
+        redis_client(settings).close()
+
+
 def index_path(crawler: Crawler) -> str:
     explicit = crawler.settings.get("CHINANEWS_INDEX_PATH")
     if explicit:
@@ -151,16 +274,32 @@ class CrawlState:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.fresh = bool(getattr(getattr(crawler.spider, "args", None), "fresh", False))
-        path = index_path(crawler)
-        if self.fresh and path != ":memory:" and Path(path).exists():
-            # A full re-crawl starts the index over; the old one stays beside it.
-            for suffix in ("", "-wal", "-shm"):
-                if Path(path + suffix).exists():
-                    os.replace(path + suffix, path + ".previous" + suffix)
-            logger.info("Fresh crawl: the previous article index was moved to %s.previous", path)
-        self.index = ArticleIndex(path)
+        settings = crawler.settings
+        self.index: ArticleIndex | RedisArticleIndex
+        self.near: MinHashIndex | RedisNearDuplicateIndex
+        if str(settings.get("CHINANEWS_INDEX_BACKEND") or "sqlite").lower() == "redis":
+            prefix = (
+                settings.get("CHINANEWS_REDIS_PREFIX")
+                or f"chinanews:{getattr(crawler.spider, 'name', 'crawl')}"
+            )
+            self.index = RedisArticleIndex(redis_client(settings), prefix)
+            self.near = RedisNearDuplicateIndex(self.index.redis, f"{prefix}:near")
+            if self.fresh:
+                self.index.clear()
+                logger.info("Fresh crawl: the article index under %s was cleared", prefix)
+        else:
+            path = index_path(crawler)
+            if self.fresh and path != ":memory:" and Path(path).exists():
+                # A full re-crawl starts the index over; the old one stays beside it.
+                for suffix in ("", "-wal", "-shm"):
+                    if Path(path + suffix).exists():
+                        os.replace(path + suffix, path + ".previous" + suffix)
+                logger.info(
+                    "Fresh crawl: the previous article index was moved to %s.previous", path
+                )
+            self.index = ArticleIndex(path)
+            self.near = MinHashIndex()
         self.duplicates = JsonLines(beside_output(crawler, ".duplicates.jsonl"))
-        self.near: Any = MinHashIndex()
         loaded = 0
         for key, blob in self.index.signatures():
             self.near.add(key, self.near.load_signature(blob))

@@ -83,6 +83,37 @@ def outside_base(sentinel: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.2:{sentinel.server_address[1]}/"
 
 
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_client() -> Iterator[Any]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        client.close()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is down at {REDIS_URL}: {exc}")
+        pytest.skip(f"no Redis at {REDIS_URL} (start redis-server to run this test)")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Any]:
+    """A client of the Redis on 127.0.0.1:6379. Redis down: the test fails in CI (CI=true)
+    and is skipped, with the reason, elsewhere."""
+    yield from _redis_client()
+
+
+@pytest.fixture(scope="module")
+def redis_client_module() -> Iterator[Any]:
+    """``redis_client`` for module-scoped fixtures."""
+    yield from _redis_client()
+
+
 @dataclass
 class Crawl:
     """The result of one ``scrapy crawl`` run."""

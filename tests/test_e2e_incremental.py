@@ -5,14 +5,16 @@ new articles and edited some, emits exactly the new and the changed ones."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chinanews.localsite import LocalSite, serve
-from tests.conftest import Crawl, outside_base, run_crawl
+from tests.conftest import REDIS_URL, Crawl, outside_base, run_crawl
 
 pytestmark = pytest.mark.e2e
 
@@ -23,25 +25,44 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-@pytest.fixture(scope="module")
-def two_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def two_runs(
+    request: pytest.FixtureRequest, sentinel: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """Three crawls sharing one index: in SQLite (the default), or in Redis as a
+    distributed crawl keeps it."""
     local = LocalSite(size=80, seed=21, outside_base=outside_base(sentinel))
     data = tmp_path_factory.mktemp("data")
     env = {"CHINANEWS_DATA_DIR": str(data)}
+    settings: dict[str, str] = {}
+    if request.param == "redis":
+        client = request.getfixturevalue("redis_client_module")
+        prefix = f"test:e2e:{uuid.uuid4().hex}"
+        settings = {
+            "CHINANEWS_INDEX_BACKEND": "redis",
+            "REDIS_URL": REDIS_URL,
+            "CHINANEWS_REDIS_PREFIX": prefix,
+        }
+
+    def crawl(directory: Path, *args: str) -> Crawl:
+        return run_crawl(
+            directory, "-a", f"start_urls={base.start_url}", *args, env=env, settings=settings
+        )
+
     with serve(local) as base:
         before = local.expected(base)
         first_dir = tmp_path_factory.mktemp("run1")
-        first = run_crawl(first_dir, "-a", f"start_urls={base.start_url}", env=env)
+        first = crawl(first_dir)
         requests_first = list(base.requests)
         local.advance(new=5, edit=2)
         after = local.expected(base)
         second_dir = tmp_path_factory.mktemp("run2")
-        second = run_crawl(second_dir, "-a", f"start_urls={base.start_url}", env=env)
+        second = crawl(second_dir)
         requests_second = list(base.requests[len(requests_first) :])
         hidden = {local.model.path_of(a.idx) for a in local.model.arts if a.feature == "hidden"}
         fresh_dir = tmp_path_factory.mktemp("run3")
-        fresh = run_crawl(fresh_dir, "-a", f"start_urls={base.start_url}", "-a", "fresh=1", env=env)
-    return {
+        fresh = crawl(fresh_dir, "-a", "fresh=1")
+    yield {
         "before": before,
         "after": after,
         "first": first,
@@ -52,6 +73,10 @@ def two_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         "requests": (requests_first, requests_second),
         "hidden": hidden,
     }
+    if request.param == "redis":
+        leftover = list(client.scan_iter(match=f"{prefix}:*"))
+        if leftover:
+            client.delete(*leftover)
 
 
 def test_the_first_crawl_emits_each_story_once(two_runs: dict[str, Any]) -> None:

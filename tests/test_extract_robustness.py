@@ -4,7 +4,6 @@ None of them may raise."""
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -83,14 +82,3 @@ def test_pager_link_text_in_a_span() -> None:
     links = extract_article(URL, html).links
     assert links.next_page == URL.replace(".html", "_1.html")
     assert links.page_count == 2
-
-
-def test_speed_on_fixtures() -> None:
-    """A loose bound (the target is a few ms per page); catches accidental quadratic work."""
-    pages = [p.read_bytes() for p in PAGES.glob("[abcdgt]*.html")]
-    start = time.process_time()
-    for _ in range(5):
-        for html in pages:
-            extract_article(URL, html)
-    per_page_ms = (time.process_time() - start) / (5 * len(pages)) * 1000
-    assert per_page_ms < 20

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
+from chinanews.index import check_settings
+
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
 
 if TYPE_CHECKING:
@@ -32,7 +34,14 @@ class Command(ScrapyCrawlCommand):
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
-        if len(args) != 1 or self.settings is None:
+        if self.settings is None:
+            return
+        try:
+            check_settings(self.settings)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        if len(args) != 1:
             return
         try:
             spidercls = get_spider_loader(self.settings).load(args[0])
