@@ -19,7 +19,6 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
 from chinanews.index import check_settings
-
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
 
 if TYPE_CHECKING:
