@@ -27,6 +27,7 @@ from chinanews.report import (
     format_summary,
     min_coverage,
 )
+from chinanews.signals import crawl_report
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -95,6 +96,7 @@ class CrawlReport:
             json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
         logger.info("Crawl report written to %s", path)
+        self.crawler.signals.send_catch_log(signal=crawl_report, report=report)
 
     def report_path(self) -> Path:
         """``CHINANEWS_REPORT_FILE``, else beside the main output (``out.report.json``)."""

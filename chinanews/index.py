@@ -28,6 +28,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from chinanews import signals as signals_ours
 from chinanews.dedup.near import MinHashIndex, RedisNearDuplicateIndex
 from chinanews.outputs import JsonLines, beside_output
 
@@ -324,7 +325,9 @@ class CrawlState:
         return state
 
     def write_duplicate(self, record: dict[str, Any], *, duplicate_of: str, layer: str) -> None:
-        self.duplicates.write({"duplicate_of": duplicate_of, "layer": layer, "item": record})
+        entry = {"duplicate_of": duplicate_of, "layer": layer, "item": record}
+        self.duplicates.write(entry)
+        self.crawler.signals.send_catch_log(signal=signals_ours.article_duplicate, record=entry)
 
     def close(self) -> None:
         if self.duplicates.count:
