@@ -18,7 +18,10 @@ SPIDER_MODULES = ["chinanews.spiders"]
 NEWSPIDER_MODULE = "chinanews.spiders"
 COMMANDS_MODULE = "chinanews.commands"
 
-ADDONS: dict[str, int] = {}
+ADDONS: dict[str, int] = {
+    # -s CHINANEWS_LAKE=<directory or s3://bucket/prefix> adds the Parquet lake feed (docs/lake.md).
+    "chinanews.lake.addon.Lake": 0,
+}
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
 USER_AGENT = (
@@ -65,6 +68,9 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "chinanews.extensions.CrawlReport": 500,
+    # Scrapy's feed exports, plus feeds partitioned per item by %(dt)s (docs/lake.md).
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "chinanews.lake.feeds.PartitionedFeedExporter": 0,
 }
 
 # Where outputs go when no -o/-O is given: <CHINANEWS_DATA_DIR>/jsonl/<spider>/<spider>-<run_id>.jsonl
@@ -81,3 +87,10 @@ CHINANEWS_MIN_COVERAGE: dict[str, float] = {}
 CHINANEWS_INDEX_PATH = ""
 
 FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORTERS = {"parquet": "chinanews.lake.exporter.ParquetItemExporter"}
+# Adds %(job)s (Scrapyd job id, else the spider's run_id) to the feed URI parameters.
+FEED_URI_PARAMS = "chinanews.lake.feeds.uri_params"
+# The data lake (docs/lake.md): "" for none, a directory, or s3://bucket/prefix.
+CHINANEWS_LAKE = os.environ.get("CHINANEWS_LAKE", "")
+# Articles per lake file at most (per partition and job); 0: FEED_EXPORT_BATCH_ITEM_COUNT.
+CHINANEWS_LAKE_BATCH_ITEM_COUNT = 10_000
