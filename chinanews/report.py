@@ -214,6 +214,7 @@ def build_report(
         "download_errors": stats.get("downloader/exception_count", 0),
         "links_skipped": _group(stats, f"{STAT}/links/"),
         "out_of_scope_blocked": stats.get(f"{STAT}/scope/blocked", 0),
+        "storage": _group(stats, f"{STAT}/storage/"),
         "checks": [asdict(c) for c in checks],
         "stats": dict(stats),
     }
@@ -254,6 +255,13 @@ def format_summary(report: Mapping[str, Any]) -> str:
     ]
     if report["incremental"]:
         lines.append(f"  incremental: {report['incremental']}")
+    storage = report.get("storage") or {}
+    if storage:
+        lines.append(
+            f"  database {storage.get('database', '?')}: {storage.get('articles', 0)} articles"
+            f" stored, {storage.get('written', 0)} records written, retries:"
+            f" {storage.get('retries', 0)}, spooled: {storage.get('spooled', 0)}"
+        )
     return "\n".join(lines)
 
 

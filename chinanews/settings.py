@@ -64,6 +64,7 @@ ITEM_PIPELINES = {
     "chinanews.pipelines.dedup.ContentPipeline": 400,
     "chinanews.pipelines.dedup.NearDuplicatePipeline": 500,
     "chinanews.pipelines.dedup.RecordPipeline": 900,
+    "chinanews.pipelines.store.DatabasePipeline": 950,
 }
 
 EXTENSIONS = {
@@ -85,6 +86,11 @@ CHINANEWS_MIN_ARTICLES = 1
 CHINANEWS_MIN_COVERAGE: dict[str, float] = {}
 # The cross-run article index; default <CHINANEWS_DATA_DIR>/index/<spider>.sqlite3, ":memory:" for none.
 CHINANEWS_INDEX_PATH = ""
+
+# Where articles are stored besides the feed (docs/storage.md): empty for the default,
+# sqlite:///<CHINANEWS_DATA_DIR>/chinanews.sqlite3; sqlite:///path, postgresql://..., or none.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+CHINANEWS_DB_BATCH_SIZE = 500
 
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORTERS = {"parquet": "chinanews.lake.exporter.ParquetItemExporter"}

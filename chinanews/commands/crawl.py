@@ -20,6 +20,7 @@ from scrapy.spiderloader import get_spider_loader
 
 from chinanews.index import check_settings
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
+from chinanews.storage import check_settings as check_storage_settings
 
 if TYPE_CHECKING:
     import argparse
@@ -37,6 +38,7 @@ class Command(ScrapyCrawlCommand):
             return
         try:
             check_settings(self.settings)
+            check_storage_settings(self.settings)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from chinanews.outputs import JsonLines, beside_output
+from chinanews.signals import article_rejected
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +87,15 @@ class ValidatePipeline:
         for reason in reasons:
             stats.inc_value(f"chinanews/dropped/{reason}")
         assert self.rejects is not None
-        self.rejects.write(
-            {
-                "reason": reasons[0],
-                "errors": [
-                    f"{'/'.join(map(str, e.absolute_path)) or '(item)'}: {e.message}"
-                    for e in errors
-                ],
-                "item": record,
-            }
-        )
+        entry = {
+            "reason": reasons[0],
+            "errors": [
+                f"{'/'.join(map(str, e.absolute_path)) or '(item)'}: {e.message}" for e in errors
+            ],
+            "item": record,
+        }
+        self.rejects.write(entry)
+        self.crawler.signals.send_catch_log(signal=article_rejected, record=entry)
         raise Rejected(
             f"invalid article ({', '.join(reasons)}): {record.get('url')}", log_level="INFO"
         )
