@@ -21,6 +21,8 @@ COMMANDS_MODULE = "chinanews.commands"
 ADDONS: dict[str, int] = {
     # -s CHINANEWS_LAKE=<directory or s3://bucket/prefix> adds the Parquet lake feed (docs/lake.md).
     "chinanews.lake.addon.Lake": 0,
+    # Headless Chromium through scrapy-playwright, unless -a render=never (docs/rendering.md).
+    "chinanews.rendering.RenderAddon": 10,
 }
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
@@ -100,3 +102,8 @@ FEED_URI_PARAMS = "chinanews.lake.feeds.uri_params"
 CHINANEWS_LAKE = os.environ.get("CHINANEWS_LAKE", "")
 # Articles per lake file at most (per partition and job); 0: FEED_EXPORT_BATCH_ITEM_COUNT.
 CHINANEWS_LAKE_BATCH_ITEM_COUNT = 10_000
+
+# JavaScript rendering (docs/rendering.md): the Chromium binary (empty: Playwright's own if
+# installed, else /usr/bin/chromium) and how long to wait for a script-filled block, seconds.
+CHINANEWS_BROWSER_PATH = os.environ.get("CHINANEWS_BROWSER_PATH", "")
+CHINANEWS_RENDER_TIMEOUT = 10.0
