@@ -90,7 +90,9 @@ class BrowserMissing(ValueError):
 
 def playwright_chromium() -> str | None:
     """The Chromium Playwright downloaded itself (``playwright install chromium``), if any."""
-    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or os.path.expanduser("~/.cache/ms-playwright")
+    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or os.path.expanduser(
+        "~/.cache/ms-playwright"
+    )
     for pattern in (
         "chromium-*/chrome-linux*/chrome",
         "chromium_headless_shell-*/chrome-*/headless_shell",
@@ -246,20 +248,31 @@ class RenderAddon:
             return
         check_render(settings, mode)
         executable = browser_executable(settings)
-        _merge(settings, "DOWNLOAD_HANDLERS", {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
+        _merge(
+            settings, "DOWNLOAD_HANDLERS", {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
+        )
         launch = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
         launch.setdefault("headless", True)
-        launch["args"] = [*CHROMIUM_FLAGS, *(a for a in launch.get("args", ()) if a not in CHROMIUM_FLAGS)]
+        launch["args"] = [
+            *CHROMIUM_FLAGS,
+            *(a for a in launch.get("args", ()) if a not in CHROMIUM_FLAGS),
+        ]
         if executable:
             launch["executable_path"] = executable
-        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch, max(settings.getpriority("PLAYWRIGHT_LAUNCH_OPTIONS") or 0, 15))
+        settings.set(
+            "PLAYWRIGHT_LAUNCH_OPTIONS",
+            launch,
+            max(settings.getpriority("PLAYWRIGHT_LAUNCH_OPTIONS") or 0, 15),
+        )
         settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", "addon")
         settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, "addon")
         settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4, "addon")
         settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30_000, "addon")
         settings.set(
             "PLAYWRIGHT_ABORT_REQUEST",
-            BrowserRequestFilter(self.crawler, settings.getlist("CHINANEWS_RENDER_AD_HOSTS") or AD_HOSTS),
+            BrowserRequestFilter(
+                self.crawler, settings.getlist("CHINANEWS_RENDER_AD_HOSTS") or AD_HOSTS
+            ),
             "addon",
         )
         _merge(

@@ -1,7 +1,8 @@
 """``scrapy crawl``, checking the spider's arguments first and the crawl's quality last.
 
 A spider that defines ``check_arguments(kwargs)`` gets its ``-a`` arguments checked before
-the crawler process even starts; a bad one ends the command with a one-line message on
+the crawler process even starts, and ``check_environment(settings, kwargs)`` whether what
+they need is there (a browser for ``-a render=auto``); a bad one ends the command with a one-line message on
 stderr and exit code 2, instead of a traceback from inside the engine.
 
 When the crawl is over, the command reads ``chinanews/checks/failed``, which the
@@ -53,6 +54,9 @@ class Command(ScrapyCrawlCommand):
             return
         try:
             check(dict(opts.spargs))
+            environment = getattr(spidercls, "check_environment", None)
+            if environment is not None:
+                environment(self.settings, dict(opts.spargs))
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

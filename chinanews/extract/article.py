@@ -19,6 +19,13 @@ from chinanews.extract.links import (
     related_items,
 )
 from chinanews.extract.model import ArticleExtraction, ArticleLinks
+from chinanews.extract.scripted import (
+    BODY_SCRIPTED,
+    RELATED_EMPTY,
+    empty_related,
+    inline_scripts,
+    scripted_body,
+)
 from chinanews.extract.templates import CASCADE, generic
 from chinanews.extract.templates.base import Located, Page, text_of
 from chinanews.extract.text import editor_of, language_of, split_keywords
@@ -103,8 +110,15 @@ def _extract(url: str, html: str | bytes, encoding: str | None) -> ArticleExtrac
     title = located.title or generic.title_fallback(page, meta)
     if not title:
         return ArticleExtraction(None, NO_TITLE, links)
+    script_filled: dict[str, str] = {}
+    waiting = empty_related(related_box)
+    if waiting is not None:
+        script_filled[RELATED_EMPTY] = waiting
     if not body.lines and not body.images:  # one page of a gallery may hold just a picture
-        return ArticleExtraction(None, NO_BODY, links)
+        waiting = scripted_body(body_el, inline_scripts(root))
+        if waiting is not None:
+            script_filled[BODY_SCRIPTED] = waiting
+        return ArticleExtraction(None, NO_BODY, links, script_filled)
 
     editor = None
     for el in located.editor_elements:
@@ -147,4 +161,4 @@ def _extract(url: str, html: str | bytes, encoding: str | None) -> ArticleExtrac
         template=located.template,
         language=language_of(title + "\n" + body_text),
     )
-    return ArticleExtraction(article, None, links)
+    return ArticleExtraction(article, None, links, script_filled)

@@ -14,6 +14,7 @@ from chinanews.dates import find_date_text, to_iso
 from chinanews.extract.html import HtmlElement, UrlJoiner, base_url, decode, looks_binary, parse
 from chinanews.extract.links import script_urls
 from chinanews.extract.model import ListEntry, ListPage
+from chinanews.extract.scripted import LIST_SCRIPTED, inline_scripts, scripted_lists
 from chinanews.extract.templates.base import Page, first_in, iter_class, pick, text_of
 from chinanews.extract.text import clean, clean_or_none, dedupe
 from chinanews.urls import LinkKind, link_kind
@@ -121,6 +122,7 @@ def _extract(url: str, html: str | bytes, encoding: str | None, now: datetime | 
     left = page.by_id("left_side")
     for item in iter_class(left, "con_item"):
         found.add(_headline(item), item)
+    listed = bool(found.entries)  # before the fallback, which also takes the rails' links
     if not found.entries:
         for a in root.iter("a"):
             href = join(a.get("href"))
@@ -147,10 +149,16 @@ def _extract(url: str, html: str | bytes, encoding: str | None, now: datetime | 
     taken = set(found.by_url)
     if next_page:
         taken.add(next_page)
+    script_filled: dict[str, str] = {}
+    if not listed:
+        waiting = scripted_lists(page, inline_scripts(root))
+        if waiting is not None:
+            script_filled[LIST_SCRIPTED] = waiting
     return ListPage(
         entries=found.entries,
         next_page=next_page,
         links=[u for u in dedupe(links) if u not in taken],
+        script_filled=script_filled,
     )
 
 

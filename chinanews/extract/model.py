@@ -30,6 +30,10 @@ class ArticleExtraction:
     reason: str | None
     """None with an article; else ``not_article``, ``no_title`` or ``no_body``."""
     links: ArticleLinks = field(default_factory=ArticleLinks)
+    script_filled: dict[str, str] = field(default_factory=dict)
+    """Needed blocks the static HTML leaves empty for a script: reason (``related_empty``,
+    ``body_scripted``) -> CSS selector that matches once the block is filled ("" when none
+    names it). Empty when the page needs no browser (``chinanews.extract.scripted``)."""
 
 
 @dataclass
@@ -46,3 +50,6 @@ class ListPage:
     next_page: str | None = None
     links: list[str] = field(default_factory=list)
     """Every other absolute link, script source and feed URL named in an inline script."""
+    script_filled: dict[str, str] = field(default_factory=dict)
+    """``{"list_scripted": selector}`` when the page lists nothing and a script fills its
+    list, else empty (``chinanews.extract.scripted``)."""

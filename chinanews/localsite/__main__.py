@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument(
             "--outside", default="http://localhost:9/", help="base URL of the outside host"
         )
+        s.add_argument(
+            "--js",
+            type=float,
+            default=0.0,
+            help="share of article pages that are JavaScript variants (default 0)",
+        )
         if name == "serve":
             s.add_argument("--host", default="127.0.0.1")
             s.add_argument("--port", type=int, default=8000)
@@ -29,9 +35,14 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument(
                 "--base", default="http://127.0.0.1:8000", help="base URL the site is served at"
             )
+            s.add_argument(
+                "--static",
+                action="store_true",
+                help="what the HTML as served yields (render=never), not the rendered pages",
+            )
     args = p.parse_args(argv)
     t0 = time.monotonic()
-    site = LocalSite(size=args.size, seed=args.seed, outside_base=args.outside)
+    site = LocalSite(size=args.size, seed=args.seed, outside_base=args.outside, js=args.js)
     if args.cmd == "serve":
         with serve(site, args.host, args.port, verbose=args.verbose) as base:
             print(f"base URL:  {base}", flush=True)
@@ -48,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         return 0
     if args.cmd == "expected":
-        for item in site.expected(args.base).values():
+        for item in site.expected(args.base, rendered=not args.static).values():
             sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
         return 0
-    for url, reason in site.non_articles(args.base).items():
+    for url, reason in site.non_articles(args.base, rendered=not args.static).items():
         sys.stdout.write(json.dumps({"url": url, "reason": reason}, ensure_ascii=False) + "\n")
     return 0
 

@@ -216,10 +216,15 @@ class SiteModel:
     """Articles, lists, feeds and the link graph; text is produced on demand."""
 
     def __init__(
-        self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/"
+        self,
+        size: int = 50,
+        seed: int = 1,
+        outside_base: str = "http://localhost:9/",
+        js: float = 0.0,
     ) -> None:
         self.size = size
         self.seed = seed
+        self.js_share = js
         self.outside = outside_base if outside_base.endswith("/") else outside_base + "/"
         self.generation = 0
         self._next_id = FIRST_ID
@@ -235,7 +240,14 @@ class SiteModel:
         self.lists: dict[str, list[int]] = {k: [] for k in LISTS}
         self._heads: dict[int, tuple[str, str, str, int]] = {}
         self._content: _LRU = _LRU(4096)
+        #: JavaScript variants (``js`` > 0 only): article -> "related" (the related list is
+        #: filled by a script from a JSON endpoint) or "body" (the body is injected by a
+        #: script); ``roll`` lists the articles of ``/news/roll/``, a list filled by a script.
+        self.js: dict[int, str] = {}
+        self.roll: list[int] = []
         self._build()
+        if js > 0:
+            self._add_js(js)
 
     # ----------------------------------------------------------------- building
     def _rng(self, *parts: Any) -> random.Random:
@@ -418,6 +430,49 @@ class SiteModel:
                     self.lists["tuijian"].append(a.idx)
         for v in self.lists.values():
             v.reverse()  # newest first
+
+    def _add_js(self, share: float) -> None:
+        """Turn about ``share`` of the articles into pages a reader sees only through
+        JavaScript (template C, plain ones): half with a script-filled related list, each
+        carrying one article linked from nowhere else, half with a script-injected body;
+        and a script-filled list page, ``/news/roll/``, the only way to a few articles.
+        Uses its own random stream: with ``js=0`` the site is byte for byte the same."""
+        arts = self.arts
+        rng = self._rng("js")
+        n = len(arts)
+        total = max(2, round(n * share))
+        busy = set(self.mobile) | set(self.private_links) | set(self.dead_links)
+        cands = [
+            i
+            for i in range(n - 3)
+            if arts[i].feature == F_NONE
+            and arts[i].listed
+            and arts[i].section.template == "C"
+            and i not in busy
+        ]
+        rng.shuffle(cands)
+        n_related = (total + 1) // 2
+        related, cands = cands[:n_related], cands[n_related:]
+        body, cands = cands[: total - n_related], cands[total - n_related :]
+        for i in related:
+            self.js[i] = "related"
+        for i in body:
+            self.js[i] = "body"
+        plain = [
+            i for i in cands if arts[i].section.channel in ("domestic", "international", "social")
+        ]
+        for page in related:  # an article only this page's (scripted) related list links
+            if not plain:
+                break
+            child = plain.pop()
+            arts[child].feature, arts[child].listed = "hidden", False
+            self.children.setdefault(page, []).append(child)
+        for child in plain[: max(2, total // 4)]:
+            arts[child].feature, arts[child].listed = "hidden", False
+            self.roll.append(child)
+        self.roll.sort(reverse=True)
+        self._rebuild_members()
+        self._rebuild_lists()
 
     # ----------------------------------------------------------------- advancing
     def advance(self, new: int = 0, edit: int = 0) -> None:
@@ -709,13 +764,17 @@ class SiteModel:
         return items
 
     # ----------------------------------------------------------------- truth
-    def reachable(self) -> tuple[set[int], dict[str, str]]:
-        """Articles a crawler starting at ``/`` reaches, and the non-article paths it meets."""
+    def reachable(self, rendered: bool = True) -> tuple[set[int], dict[str, str]]:
+        """Articles a crawler starting at ``/`` reaches, and the non-article paths it meets.
+        ``rendered=False``: a crawler that reads the HTML as served and runs no script (the
+        JavaScript variants' related lists, injected bodies and ``/news/roll/`` stay empty)."""
         seen: set[int] = set()
         non: dict[str, str] = {}
         stack: list[int] = []
         for v in self.lists.values():
             stack.extend(v)
+        if rendered:
+            stack.extend(self.roll)
         for f in ("news", "mili"):
             stack.extend(self.rank_items(f))
         stack.extend(self.portal_extras())
@@ -729,12 +788,15 @@ class SiteModel:
             a = self.arts[i]
             if a.feature not in LINK_BEARING:
                 continue
-            for kind, j in self.related_targets(i):
+            js = None if rendered else self.js.get(i)
+            if js == "body":
+                non[self.path_of(i)] = "no_body"
+            for kind, j in self.related_targets(i) if js != "related" else ():
                 if kind == "dead":
                     non[self.dead_links[i][0]] = "http_404"
                 elif j is not None and j not in seen:
                     stack.append(j)
-            t = self.inbody_target(i)
+            t = self.inbody_target(i) if js != "body" else None
             if t is not None and t not in seen:
                 stack.append(t)
             if i in self.mobile:
@@ -759,7 +821,7 @@ class SiteModel:
         priv = [i for i, a in enumerate(self.arts) if a.feature == "private"]
         return out + priv[:1]
 
-    def expected_article(self, i: int, base: str) -> dict[str, Any]:
+    def expected_article(self, i: int, base: str, rendered: bool = True) -> dict[str, Any]:
         c = self.content(i)
         a = self.arts[i]
         base = base.rstrip("/")
@@ -793,7 +855,7 @@ class SiteModel:
             "body": "\n".join(body_lines),
             "images": images,
             "related": []
-            if truncated
+            if truncated or (not rendered and self.js.get(i) == "related")
             else [
                 {
                     "url": canonical_url(base + p),

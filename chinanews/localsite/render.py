@@ -315,6 +315,10 @@ def _related_xgxw(m: SiteModel, c: Content, absolute: bool) -> str:
 
 
 def _related_heading_list(m: SiteModel, c: Content, cls: str) -> str:
+    if not c.related:  # no block at all: an empty one is what a script would fill
+        return ""
+    if m.js.get(c.idx) == "related":
+        return _related_scripted(m, c, cls)
     lis = "".join(
         f'<li><a href="{BASE}{p}" target="_blank">{esc(t)}</a>'
         + (f'<span class="time">{s}</span>' if s else "")
@@ -322,6 +326,41 @@ def _related_heading_list(m: SiteModel, c: Content, cls: str) -> str:
         for p, t, s in c.related
     )
     return f'<div class="{cls}"><div class="hd"><h3>{c.related_heading}</h3></div><ul>{lis}</ul></div>\n'
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside an inline ``<script>``."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+_FILL_RELATED = (
+    "<script>(function(){{fetch('/news/api/related.json?id={aid}').then(function(r){{return r.json();}})"
+    ".then(function(d){{var h='';d.list.forEach(function(x){{h+='<li><a href=\"'+x.url+'\" target=\"_blank\">'"
+    "+x.title+'</a>'+(x.time?'<span class=\"time\">'+x.time+'</span>':'')+'</li>';}});"
+    "document.getElementById('js-related-list').innerHTML=h;}});}})();</script>\n"
+)
+
+
+def _widget(m: SiteModel) -> str:
+    """A third-party share widget on the outside host, as script-heavy pages carry: a browser
+    must not fetch it (out of the crawl's scope)."""
+    return f'<script src="{m.outside}share/widget.js" async></script>\n'
+
+
+def _related_scripted(m: SiteModel, c: Content, cls: str) -> str:
+    """The related block as the current template serves it: heading, empty list, a script."""
+    return (
+        f'<div class="{cls}"><div class="hd"><h3>{c.related_heading}</h3></div>'
+        '<ul id="js-related-list"></ul></div>\n'
+        + _FILL_RELATED.format(aid=m.arts[c.idx].aid)
+        + _widget(m)
+    )
+
+
+def related_json(m: SiteModel, i: int) -> str:
+    """``/news/api/related.json?id=AID``: the related list a script puts on page ``i``."""
+    items = [{"url": BASE + p, "title": esc(t), "time": s} for p, t, s in m.content(i).related]
+    return json.dumps({"list": items}, ensure_ascii=False)
 
 
 def _recommended(m: SiteModel, i: int) -> str:
@@ -471,6 +510,12 @@ def article(m: SiteModel, i: int, page: str = "1", charset: str = "utf-8") -> st
         if a.feature == "trunc_body":
             ed_p = ""
         detail = f'<div class="article_content" id="js_article_content">\n{body}{ed_p}\n</div>\n'
+        if m.js.get(i) == "body":  # the body arrives in a script that writes it in
+            detail = (
+                '<div class="article_content" id="js_article_content">\n</div>\n'
+                "<script>document.getElementById('js_article_content').innerHTML="
+                f"{_script_json(body + ed_p)};</script>\n{_widget(m)}"
+            )
         editor = (
             f'<div class="editor">{_editor_text(c, ":")}</div>\n'
             if c.editor_style == "div" and not empty
@@ -640,6 +685,47 @@ def list_page(m: SiteModel, key: str, page: int) -> str | None:
     )
 
 
+_FILL_ROLL = (
+    "<script>(function(){fetch('/news/api/roll.json').then(function(r){return r.json();})"
+    ".then(function(d){var h='';d.list.forEach(function(x){h+='<li><h3 class=\"item_title\">"
+    '<a href="\'+x.url+\'" target="_blank">\'+x.title+\'</a></h3><div class="item_info">'
+    "<span class=\"item_source\">'+x.source+'</span><span class=\"item_time\">'+x.time+'</span>"
+    "</div></li>';});document.getElementById('js-roll-list').innerHTML=h;});})();</script>\n"
+)
+
+
+def roll_page(m: SiteModel) -> str:
+    """``/news/roll/`` (滚动新闻): an empty list a script fills from ``/news/api/roll.json``."""
+    ch = _chrome(m)
+    main = (
+        '<div class="wp_title">滚动新闻</div>\n<div id="js-info-flow">'
+        '<ul class="item_list" id="js-roll-list"></ul></div>\n' + _FILL_ROLL + _widget(m)
+    )
+    return (
+        head(m, "滚动新闻_中华网")
+        + "<body>\n"
+        + ch.header
+        + ch.site_nav
+        + ch.ad_conf
+        + f'<div class="list_wrap"><div class="list_left">{main}</div>{right_rail(m, "news")}</div>\n'
+        + ch.footer
+        + "</body>\n</html>\n"
+    )
+
+
+def roll_json(m: SiteModel) -> str:
+    items = [
+        {
+            "url": BASE + m.path_of(i),
+            "title": esc(m.title_of(i)),
+            "source": esc(m.source_of(i)),
+            "time": fmt_time(m.arts[i].ts, "min"),
+        }
+        for i in m.roll
+    ]
+    return json.dumps({"list": items}, ensure_ascii=False)
+
+
 def finance_shell(m: SiteModel) -> str:
     ch = _chrome(m)
     return (
@@ -738,6 +824,9 @@ def portal(m: SiteModel) -> str:
         f"{esc(m.head(i)[2] if m.arts[i].feature == 'notart' else m.title_of(i))}</a></li>"
         for i in m.portal_extras()
     )
+    if m.roll:
+        extras += '<li><a href="/news/roll/">滚动新闻</a></li>'
+
     return (
         head(
             m,

@@ -40,7 +40,8 @@ class LocalSite:
     """A deterministic synthetic china.com.
 
     ``size`` is about the number of article pages, ``seed`` fixes every byte, ``outside_base``
-    is where source links, ad links and the off-site redirect point.
+    is where source links, ad links and the off-site redirect point. ``js`` (0 to 1, default
+    0) is the share of article pages made JavaScript variants (``docs/local-site.md``).
     """
 
     #: The one start URL path a crawler needs.
@@ -49,9 +50,13 @@ class LocalSite:
     slow_delay = 1.5
 
     def __init__(
-        self, size: int = 50, seed: int = 1, outside_base: str = "http://localhost:9/"
+        self,
+        size: int = 50,
+        seed: int = 1,
+        outside_base: str = "http://localhost:9/",
+        js: float = 0.0,
     ) -> None:
-        self.model = SiteModel(size=size, seed=seed, outside_base=outside_base)
+        self.model = SiteModel(size=size, seed=seed, outside_base=outside_base, js=js)
         self._cache: _LRU = _LRU(512)
         self._lock = threading.Lock()  # the caches are shared by the server's threads
 
@@ -90,6 +95,22 @@ class LocalSite:
             return 200, render.robots_txt(), "text/plain; charset=utf-8", "utf-8", 0.0, []
         if path in ("/news/", "/news/index.html"):
             return 200, render.news_home(m), html_t, "utf-8", 0.0, []
+        if m.roll and path in ("/news/roll/", "/news/roll/index.html"):
+            return 200, render.roll_page(m), html_t, "utf-8", 0.0, []
+        if m.roll and path == "/news/api/roll.json":
+            return 200, render.roll_json(m), "application/json; charset=utf-8", "utf-8", 0.0, []
+        if path == "/news/api/related.json":
+            i = m.by_aid.get(parse_qs(query).get("id", [""])[0])
+            if i is None or m.js.get(i) != "related":
+                return self._not_found()
+            return (
+                200,
+                render.related_json(m, i),
+                "application/json; charset=utf-8",
+                "utf-8",
+                0.0,
+                [],
+            )
         if path.startswith("/static/"):
             if path.endswith(".gif") or path.endswith(".png"):
                 return 200, _GIF, "image/gif", None, 0.0, []
@@ -197,24 +218,43 @@ class LocalSite:
         return 200, render.article(m, i, pg), "text/html; charset=utf-8", "utf-8", delay, []
 
     # ------------------------------------------------------------------ truth
-    def expected(self, base_url: str) -> dict[str, dict[str, Any]]:
-        """Canonical URL -> expected article fields, for every article reachable from ``/``."""
+    def expected(self, base_url: str, rendered: bool = True) -> dict[str, dict[str, Any]]:
+        """Canonical URL -> expected article fields, for every article reachable from ``/``.
+
+        ``rendered=True`` (default): what a reader of the rendered pages reaches, which a crawl
+        in ``render=auto`` or ``always`` emits; ``rendered=False``: what the HTML as served
+        yields, which ``render=never`` emits. They differ only on a site with ``js`` > 0."""
         m = self.model
         with self._lock:
-            seen, _ = m.reachable()
+            seen, _ = m.reachable(rendered)
         base = base_url.rstrip("/")
         out = {}
         for i in sorted(seen):
             if m.arts[i].feature in EXPECTED_FEATURES:
-                item = m.expected_article(i, base)
+                if not rendered and m.js.get(i) == "body":
+                    continue
+                item = m.expected_article(i, base, rendered)
                 out[item["url"]] = item
         return out
 
-    def non_articles(self, base_url: str) -> dict[str, str]:
-        """Served (or linked) URLs a crawler meets that must not become articles -> reason."""
-        _, non = self.model.reachable()
+    def non_articles(self, base_url: str, rendered: bool = True) -> dict[str, str]:
+        """Served (or linked) URLs a crawler meets that must not become articles -> reason.
+        With ``rendered=False`` the script-injected bodies are ``no_body``."""
+        _, non = self.model.reachable(rendered)
         base = base_url.rstrip("/")
         return {base + p: r for p, r in sorted(non.items())}
+
+    def js_pages(self, base_url: str) -> dict[str, list[str]]:
+        """The JavaScript variants by kind: ``related`` (related list filled by a script),
+        ``body`` (body injected by a script), ``list`` (``/news/roll/``); empty when js=0."""
+        m = self.model
+        base = base_url.rstrip("/")
+        out: dict[str, list[str]] = {"related": [], "body": [], "list": []}
+        for i, kind in sorted(m.js.items()):
+            out[kind].append(base + m.path_of(i))
+        if m.roll:
+            out["list"].append(base + "/news/roll/")
+        return out
 
     def article_urls(self, base_url: str) -> list[str]:
         """Every article page URL the site serves with 200 (all pages of multi-page ones)."""

@@ -25,6 +25,7 @@ from scrapy.settings import BaseSettings
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
 from chinanews.index import CrawlState
 from chinanews.items import Article
+from chinanews.rendering import RenderMode, check_render, render_meta
 from chinanews.urls import (
     CHANNELS,
     LinkKind,
@@ -76,6 +77,7 @@ class CrawlArgs:
     since: date | None = None
     channels: frozenset[str] = frozenset()
     fresh: bool = False
+    render: RenderMode = RenderMode.AUTO
 
     @classmethod
     def parse(cls, kwargs: dict[str, Any]) -> CrawlArgs:
@@ -106,8 +108,16 @@ class CrawlArgs:
             raise ArgumentError(
                 f"fresh: {kwargs['fresh']!r} is not a yes/no value; use -a fresh=1 or -a fresh=0"
             )
+        try:
+            render = RenderMode.parse(kwargs.get("render"))
+        except ValueError as exc:
+            raise ArgumentError(str(exc)) from None
         return cls(
-            start_urls=start_urls, since=since, channels=channels, fresh=_BOOLEANS[fresh_value]
+            start_urls=start_urls,
+            since=since,
+            channels=channels,
+            fresh=_BOOLEANS[fresh_value],
+            render=render,
         )
 
 
@@ -136,7 +146,9 @@ class ChinaComSpider(scrapy.Spider):
 
     Arguments (``-a NAME=VALUE``): ``start_urls`` (comma-separated, replaces the seeds),
     ``since`` (YYYY-MM-DD: skip older articles, stop paginating past it), ``channels``
-    (comma-separated subset of domestic, international, social, military, finance, tech).
+    (comma-separated subset of domestic, international, social, military, finance, tech),
+    ``fresh`` (1: ignore the cross-run index), ``render`` (auto, always, never: when a page
+    goes through headless Chromium; ``docs/rendering.md``).
     """
 
     name = "china_com"
@@ -146,6 +158,9 @@ class ChinaComSpider(scrapy.Spider):
         kwargs.pop("start_urls", None)
         super().__init__(*args, **kwargs)
         self.seeds = self.args.start_urls or DEFAULT_SEEDS
+        #: Read by ``chinanews.rendering.RenderAddon``, which wires the browser in unless never.
+        self.render_mode = self.args.render
+        self.render_timeout_ms = 10_000.0
         self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
         self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
         self._scheduled_ids: set[str] = set()
@@ -159,12 +174,19 @@ class ChinaComSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ChinaComSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        spider.render_timeout_ms = 1000 * crawler.settings.getfloat("CHINANEWS_RENDER_TIMEOUT", 10)
         return spider
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
         """Raise ``ArgumentError`` for arguments the spider cannot use (called by ``crawl``)."""
         CrawlArgs.parse(kwargs)
+
+    @classmethod
+    def check_environment(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
+        """Raise ``ValueError`` when the crawl cannot run here: rendering is on (``-a render``
+        is not ``never``) and there is no browser (called by ``crawl`` before it starts)."""
+        check_render(settings, CrawlArgs.parse(kwargs).render)
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -238,12 +260,78 @@ class ChinaComSpider(scrapy.Spider):
                 self._mobile_pending.setdefault(ref.article_id, url)
                 return None
             self._scheduled_ids.add(ref.article_id)
+        meta: dict[str, Any] = {"via": via}
+        if self.render_mode is RenderMode.ALWAYS and kind is not LinkKind.FEED:
+            meta.update(self._always_meta())
         return scrapy.Request(
             request_url(url),
             callback=self._callback_for(kind),
             priority=kind.value + priority_bonus,
-            meta={"via": via},
+            meta=meta,
         )
+
+    # -- rendering --------------------------------------------------------------------
+
+    def _always_meta(self) -> dict[str, Any]:
+        """``render=always``: through the browser, parsed once the network is quiet."""
+        return render_meta([""], self.render_timeout_ms)
+
+    @staticmethod
+    def _rendered(response: Response) -> bool:
+        return "playwright" in response.flags
+
+    def _render_again(
+        self, response: Response, script_filled: dict[str, str], static: Any = None
+    ) -> scrapy.Request | None:
+        """Decide whether this page goes (again) through the browser, and count why.
+
+        ``script_filled`` is what the extractor found left for a script. A plain response
+        with nothing missing is ``static``; with something missing it is rendered
+        (``auto/<reason>``) or, with ``render=never``, kept as it is (``never/<reason>``). A
+        rendered response still missing a block is counted ``still_missing/<reason>``."""
+        rendered = self._rendered(response)
+        if rendered:
+            self._inc(f"{STAT}/render/pages")
+        if not script_filled:
+            if not rendered:
+                self._inc(f"{STAT}/render/static")
+            return None
+        if rendered:
+            for reason in sorted(script_filled):
+                self._inc(f"{STAT}/render/still_missing/{reason}")
+            return None
+        if self.render_mode is RenderMode.NEVER:
+            for reason in sorted(script_filled):
+                self._inc(f"{STAT}/render/never/{reason}")
+            return None
+        for reason in sorted(script_filled):
+            self._inc(f"{STAT}/render/auto/{reason}")
+        self._inc(f"{STAT}/render/requested")
+        request = response.request
+        assert request is not None
+        meta = {k: v for k, v in request.meta.items() if not k.startswith(("download_", "_"))}
+        meta.update(render_meta(script_filled.values(), self.render_timeout_ms))
+        meta["chinanews_static"] = static
+        return request.replace(meta=meta, dont_filter=True, errback=self._render_failed)
+
+    def _render_failed(self, failure: Any) -> Iterator[Any]:
+        """The browser could not render the page: keep what the plain HTML gave."""
+        self._inc(f"{STAT}/render/failed")
+        logger.warning(
+            "Rendering failed, keeping the static page: %s (%s)", failure.request, failure.value
+        )
+        static = failure.request.meta.get("chinanews_static")
+        if isinstance(static, ArticleExtraction):
+            if static.article is not None:
+                yield from self._emit(static.article, None)
+            else:
+                self._inc(f"{STAT}/no_article/{static.reason or 'unknown'}")
+
+    def _pager_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"via": "pager"}
+        if self.render_mode is RenderMode.ALWAYS:
+            meta.update(self._always_meta())
+        return meta
 
     def _known(self, article_id: str) -> bool:
         """True when an earlier crawl recorded this article (the cross-run index)."""
@@ -292,13 +380,18 @@ class ChinaComSpider(scrapy.Spider):
     # -- lists and feeds --------------------------------------------------------------
 
     def parse_list(self, response: Response) -> Iterator[Any]:
-        self._count_page("list")
+        if "chinanews_static" not in response.meta:  # a page rendered again is counted once
+            self._count_page("list")
         if not isinstance(response, TextResponse):
             self._no_article("not_text", response)
             return
         page = extract_list(response.url, response.body, encoding=response.encoding)
+        again = self._render_again(response, page.script_filled)
         yield from self._follow_entries(page.entries, via="list")
         yield from self._follow_all(page.links, via="nav")
+        if again is not None:
+            yield again
+            return
         if page.next_page and not self._past_since(page.entries):
             request = self._follow(page.next_page, via="pagination")
             if request is not None:
@@ -347,7 +440,8 @@ class ChinaComSpider(scrapy.Spider):
         self, response: Response, parts: list[Article] | None = None
     ) -> Iterator[Any]:
         """An article page: emit it, or walk to its remaining pages first."""
-        self._count_page("article" if parts is None else "article_page")
+        if "chinanews_static" not in response.meta:  # a page rendered again is counted once
+            self._count_page("article" if parts is None else "article_page")
         if not isinstance(response, TextResponse):
             self._no_article("not_text", response)
             return
@@ -363,6 +457,10 @@ class ChinaComSpider(scrapy.Spider):
                 if request is not None:
                     yield request
                 return
+        again = self._render_again(response, result.script_filled, result)
+        if again is not None:
+            yield again
+            return
         if result.article is None:
             if parts:  # a later page failed: emit what the earlier pages gave
                 yield from self._emit(self._merge(parts), response)
@@ -378,7 +476,7 @@ class ChinaComSpider(scrapy.Spider):
                 errback=self._all_page_failed,
                 priority=LinkKind.ARTICLE_PAGE.value,
                 cb_kwargs={"first": result},
-                meta={"via": "pager"},
+                meta=self._pager_meta(),
             )
             return
         if not is_all_page and result.links.next_page and self._in_scope(result.links.next_page):
@@ -390,7 +488,7 @@ class ChinaComSpider(scrapy.Spider):
                     callback=self.parse_article,
                     priority=LinkKind.ARTICLE_PAGE.value,
                     cb_kwargs={"parts": walked},
-                    meta={"via": "pager"},
+                    meta=self._pager_meta(),
                 )
                 return
         if parts:
@@ -400,10 +498,15 @@ class ChinaComSpider(scrapy.Spider):
 
     def parse_all_page(self, response: Response, first: ArticleExtraction) -> Iterator[Any]:
         """The ``<id>_all.html`` page of a multi-page article."""
-        self._count_page("article_page")
+        if "chinanews_static" not in response.meta:
+            self._count_page("article_page")
         result = extract_article(
             response.url, response.body, encoding=getattr(response, "encoding", None)
         )
+        again = self._render_again(response, result.script_filled, result)
+        if again is not None:
+            yield again
+            return
         if result.article is None:
             yield from self._walk_from_first(first)
             return
@@ -424,7 +527,7 @@ class ChinaComSpider(scrapy.Spider):
                 callback=self.parse_article,
                 priority=LinkKind.ARTICLE_PAGE.value,
                 cb_kwargs={"parts": [first.article]},
-                meta={"via": "pager"},
+                meta=self._pager_meta(),
             )
         else:
             self._inc(f"{STAT}/multipage/incomplete")
