@@ -114,6 +114,45 @@ def redis_client_module() -> Iterator[Any]:
     yield from _redis_client()
 
 
+POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_database() -> Iterator[str]:
+    """Create a uniquely named database on the PostgreSQL of ``POSTGRES_URL``; yield its URL;
+    drop it afterwards."""
+    import uuid
+
+    import psycopg
+
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and is down at {POSTGRES_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} (start postgresql to run this test)")
+    name = f"chinanews_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh database on the PostgreSQL on 127.0.0.1:5432, dropped after the
+    test. PostgreSQL down: the test fails in CI (CI=true) and is skipped, with the reason,
+    elsewhere."""
+    yield from _postgres_database()
+
+
+@pytest.fixture(scope="module")
+def postgres_url_module() -> Iterator[str]:
+    """``postgres_url`` for module-scoped fixtures."""
+    yield from _postgres_database()
+
+
 @dataclass
 class Crawl:
     """The result of one ``scrapy crawl`` run."""

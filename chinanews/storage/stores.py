@@ -119,15 +119,19 @@ class Store:
             "INSERT INTO rejects (run_id, seq, article_id, url, reason, errors, item, recorded_at) "
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {j}, {j}, {p}) ON CONFLICT (run_id, seq) DO NOTHING"
         )
-        self.run_sql = (
+        run_insert = (
             "INSERT INTO crawl_runs (run_id, spider, started_at, finished_at, finish_reason, ok, "
-            f"args, report) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {j}, {j}) "
-            "ON CONFLICT (run_id) DO UPDATE SET spider = excluded.spider, "
-            "started_at = excluded.started_at, args = excluded.args, "
-            "finished_at = COALESCE(excluded.finished_at, crawl_runs.finished_at), "
-            "finish_reason = COALESCE(excluded.finish_reason, crawl_runs.finish_reason), "
-            "ok = COALESCE(excluded.ok, crawl_runs.ok), "
-            "report = COALESCE(excluded.report, crawl_runs.report)"
+            f"args, report) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {j}, {j}) ON CONFLICT (run_id) "
+        )
+        #: The run's row as the crawl opens (a replay sets the same values again) ...
+        self.run_open_sql = (
+            run_insert + "DO UPDATE SET spider = excluded.spider, "
+            "started_at = excluded.started_at, args = excluded.args"
+        )
+        #: ... and as it ends: only the end's columns, whichever arrives first.
+        self.run_end_sql = (
+            run_insert + "DO UPDATE SET finished_at = excluded.finished_at, "
+            "finish_reason = excluded.finish_reason, ok = excluded.ok, report = excluded.report"
         )
 
     # -- connection ----------------------------------------------------------------------
@@ -207,7 +211,7 @@ class Store:
             for r in records:
                 if r["kind"] == "run":
                     self.conn.execute(
-                        self.run_sql,
+                        self.run_end_sql if r.get("finished_at") else self.run_open_sql,
                         (
                             r["run_id"],
                             r["spider"],

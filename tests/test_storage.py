@@ -1,0 +1,361 @@
+"""The database store on both dialects: URLs, the start-up check, schema versions and
+migrations, the upsert and its version rule, edges, side tables, and the writer's retries
+and spool. PostgreSQL tests run in a database of their own, created and dropped."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.settings import Settings
+
+from chinanews.storage import (
+    StorageSettingError,
+    check_settings,
+    open_store,
+    parse_database_url,
+)
+from chinanews.storage.schema import MIGRATIONS, SchemaError, current_version, migrate
+from chinanews.storage.stores import Store
+from chinanews.storage.writer import StoreWriter
+from tests.conftest import ROOT, SCRAPY
+
+
+def article(article_id: str = "49123456", **fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "url": f"https://news.china.com/international/1000/20251124/{article_id}.html",
+        "article_id": article_id,
+        "channel": "international",
+        "column_id": "1000",
+        "title": "美乌首轮会谈结束",
+        "published_at": "2025-11-24T22:19:13+08:00",
+        "published_at_raw": "2025-11-24 22:19:13",
+        "source": "环球网",
+        "source_url": None,
+        "author": None,
+        "editor": "0764",
+        "keywords": ["美国", "乌克兰"],
+        "summary": None,
+        "body": "第一段\n第二段",
+        "body_html": "<p>第一段</p><p>第二段</p>",
+        "images": [{"url": "https://img1.utuku.china.com/a.jpg", "caption": None}],
+        "related": [
+            {
+                "url": "https://news.china.com/domestic/945/20251123/49000001.html",
+                "title": "相关",
+                "published_at": "2025-11-23T10:00:00+08:00",
+            },
+            {"url": "https://tech.china.com/article/20251120/2025112011.html", "title": "科技"},
+        ],
+        "pages": 1,
+        "template": "C",
+        "crawled_at": "2026-11-28T04:00:00+00:00",
+        "language": "zh",
+        "content_hash": "h1",
+        "version": 1,
+        "previous_content_hash": None,
+    }
+    item.update(fields)
+    return item
+
+
+def rec(item: dict[str, Any], run_id: str = "r1") -> dict[str, Any]:
+    return {"kind": "article", "run_id": run_id, "item": item}
+
+
+# -- URLs and the start-up check --------------------------------------------------------------
+
+
+def test_urls_name_the_dialect_and_file() -> None:
+    default = parse_database_url("", "/srv/data")
+    assert default is not None
+    assert (default.dialect, default.path) == ("sqlite", "/srv/data/chinanews.sqlite3")
+    relative = parse_database_url("sqlite:///db/news.sqlite3")
+    assert relative is not None and relative.path == "db/news.sqlite3"
+    absolute = parse_database_url("sqlite:////tmp/news.sqlite3")
+    assert absolute is not None and absolute.path == "/tmp/news.sqlite3"
+    pg = parse_database_url("postgres://u:s3cret@db.example:5433/news")
+    assert pg is not None and pg.dialect == "postgresql"
+    assert pg.redacted == "postgresql://u:***@db.example:5433/news"
+    assert parse_database_url("none") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("mysql://u@h/db", "unknown scheme 'mysql'"),
+        ("data/news.sqlite3", "is not a URL"),
+        ("sqlite://", "has no path"),
+        ("sqlite:///data/", "names a directory"),
+        ("postgresql://u:pw@host:5432", "names no database"),
+        ("postgresql://u:pw@host:port/db", "Port could not be cast"),
+    ],
+)
+def test_bad_urls_say_what_is_wrong(value: str, says: str) -> None:
+    with pytest.raises(StorageSettingError, match=r"^DATABASE_URL: ") as exc:
+        parse_database_url(value)
+    assert says in str(exc.value)
+    assert "pw" not in str(exc.value)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_database_fails_the_check_without_its_password() -> None:
+    url = f"postgresql://chinanews:s3cret@127.0.0.1:{free_port()}/news"
+    with pytest.raises(StorageSettingError) as exc:
+        check_settings(Settings({"DATABASE_URL": url}))
+    message = str(exc.value)
+    assert message.startswith(
+        f"DATABASE_URL: cannot connect to postgresql://chinanews:***@127.0.0.1:{url.split(':')[3]}"
+    )
+    assert "refused" in message
+    assert "s3cret" not in message
+
+
+def test_an_unwritable_sqlite_path_fails_the_check(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageSettingError, match="cannot connect to sqlite:///"):
+        check_settings(Settings({"DATABASE_URL": f"sqlite:///{blocker}/news.sqlite3"}))
+
+
+def test_bad_batch_size_fails_the_check() -> None:
+    with pytest.raises(StorageSettingError, match="CHINANEWS_DB_BATCH_SIZE"):
+        check_settings(Settings({"CHINANEWS_DB_BATCH_SIZE": "0", "DATABASE_URL": "none"}))
+
+
+def test_scrapy_crawl_stops_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    import subprocess
+
+    url = f"postgresql://u:s3cret@127.0.0.1:{free_port()}/news"
+    proc = subprocess.run(
+        [*SCRAPY, "crawl", "china_com", "-s", f"DATABASE_URL={url}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CHINANEWS_DATA_DIR": str(tmp_path)},
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "error: DATABASE_URL: cannot connect to postgresql://u:***@127.0.0.1"
+    )
+    assert "s3cret" not in proc.stderr
+
+
+# -- schema, upsert, version ---------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/news.sqlite3"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    db = parse_database_url(db_url)
+    assert db is not None
+    store = open_store(db)
+    store.connect()
+    yield store
+    store.close()
+
+
+def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.conn.execute(sql).fetchall()]
+
+
+def as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_schema_is_created_with_its_version_once(store: Store) -> None:
+    assert current_version(store.conn) == len(MIGRATIONS[store.dialect])
+    assert migrate(store.conn, store.dialect) == []  # a second open applies nothing
+    assert rows(store, "SELECT version FROM schema_version") == [(1,)]
+    for table in ("articles", "related_links", "duplicates", "rejects", "crawl_runs"):
+        assert rows(store, f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+def test_a_new_migration_is_applied_and_recorded(store: Store) -> None:
+    steps = [*MIGRATIONS[store.dialect], ["ALTER TABLE articles ADD COLUMN lang_guess TEXT"]]
+    assert migrate(store.conn, store.dialect, steps) == [2]
+    assert [v for (v,) in rows(store, "SELECT version FROM schema_version ORDER BY 1")] == [1, 2]
+    assert rows(store, "SELECT count(lang_guess) FROM articles") == [(0,)]
+
+
+def test_a_newer_schema_is_refused(store: Store) -> None:
+    p = "?" if store.dialect == "sqlite" else "%s"
+    store.conn.execute(f"INSERT INTO schema_version (version) VALUES ({p})", (9,))
+    with pytest.raises(SchemaError, match="schema version 9, newer than this chinanews knows"):
+        store.connect()
+
+
+def test_every_field_is_stored(store: Store) -> None:
+    item = article()
+    assert store.write([rec(item)]) == 1
+    cursor = store.conn.execute("SELECT * FROM articles")
+    names = [d[0] for d in cursor.description]
+    row = dict(zip(names, cursor.fetchone(), strict=True))
+    for name, value in item.items():
+        stored = as_json(row[name]) if name in ("keywords", "images", "related") else row[name]
+        assert stored == value, name
+    assert row["run_id"] == row["first_run_id"] == "r1"
+
+
+def test_related_links_are_edges_replaced_on_update(store: Store) -> None:
+    store.write([rec(article())])
+    assert rows(
+        store,
+        "SELECT position, to_url, to_article_id, title FROM related_links ORDER BY position",
+    ) == [
+        (0, "https://news.china.com/domestic/945/20251123/49000001.html", "49000001", "相关"),
+        (1, "https://tech.china.com/article/20251120/2025112011.html", "2025112011", "科技"),
+    ]
+    store.write([rec(article(related=[]), "r2")])
+    assert rows(store, "SELECT count(*) FROM related_links") == [(0,)]
+
+
+def test_a_recrawl_updates_in_place_and_bumps_version_only_when_content_changed(
+    store: Store,
+) -> None:
+    store.write([rec(article())])
+    store.write([rec(article(title="新标题"), "r2")])  # same content hash
+    assert rows(store, "SELECT title, version, previous_content_hash, run_id FROM articles") == [
+        ("新标题", 1, None, "r2")
+    ]
+    store.write([rec(article(body="改了", content_hash="h2"), "r3")])
+    assert rows(store, "SELECT version, previous_content_hash, content_hash FROM articles") == [
+        (2, "h1", "h2")
+    ]
+    # written again (a retried batch, a spool loaded twice): nothing changes
+    store.write([rec(article(body="改了", content_hash="h2"), "r3")])
+    assert rows(store, "SELECT count(*), max(version), max(first_run_id) FROM articles") == [
+        (1, 2, "r1")
+    ]
+
+
+def test_two_versions_in_one_batch_bump_twice(store: Store) -> None:
+    store.write([rec(article()), rec(article(content_hash="h2")), rec(article(content_hash="h3"))])
+    assert rows(store, "SELECT version, previous_content_hash FROM articles") == [(3, "h2")]
+
+
+def test_duplicates_rejects_and_runs(store: Store) -> None:
+    dup = {"duplicate_of": article()["url"], "layer": "near", "item": article("49000002")}
+    bad = {"reason": "missing_title", "errors": ["title: None"], "item": article("3", title=None)}
+    run = {
+        "kind": "run",
+        "run_id": "r1",
+        "spider": "china_com",
+        "started_at": "2026-11-28T04:00:00+00:00",
+    }
+    batch = [
+        {**run, "args": {"since": "2025-11-01", "channels": ["tech"]}},
+        {"kind": "duplicate", "run_id": "r1", "seq": 1, "record": dup},
+        {"kind": "reject", "run_id": "r1", "seq": 2, "record": bad},
+    ]
+    store.write(batch)
+    store.write(batch)  # idempotent
+    end = {**run, "finished_at": "2026-11-28T04:01:00+00:00", "finish_reason": "finished"}
+    store.write([{**end, "ok": True, "report": {"ok": True, "articles": {"emitted": 0}}}])
+    assert rows(store, "SELECT article_id, duplicate_of, layer FROM duplicates") == [
+        ("49000002", dup["duplicate_of"], "near")
+    ]
+    assert rows(store, "SELECT article_id, reason FROM rejects") == [("3", "missing_title")]
+    [(finish_reason, ok, args, report)] = rows(
+        store, "SELECT finish_reason, ok, args, report FROM crawl_runs"
+    )
+    assert (finish_reason, bool(ok)) == ("finished", True)
+    assert as_json(args) == {"since": "2025-11-01", "channels": ["tech"]}
+    assert as_json(report)["articles"] == {"emitted": 0}
+
+
+# -- the writer: batches, retries, spool ---------------------------------------------------
+
+
+def test_the_writer_batches_and_counts(db_url: str, tmp_path: Path) -> None:
+    db = parse_database_url(db_url)
+    assert db is not None
+    stats: dict[str, int] = {}
+    writer = StoreWriter(
+        open_store(db),
+        run_id="r1",
+        spool_dir=tmp_path / "spool",
+        batch_size=7,
+        flush_seconds=0.05,
+        inc_stat=lambda k, n: stats.__setitem__(k, stats.get(k, 0) + n),
+    )
+    writer.start()
+    for i in range(50):
+        while not writer.offer(rec(article(str(i)))):  # full: 4 batches waiting
+            time.sleep(0.01)
+    writer.drain()
+    writer.stop()
+    assert stats["chinanews/storage/articles"] == 50
+    assert "chinanews/storage/spooled" not in stats
+    check = open_store(db)
+    check.connect()
+    assert rows(check, "SELECT count(*) FROM articles") == [(50,)]
+    check.close()
+
+
+def test_an_unreachable_database_spools_and_the_next_run_loads_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    target = tmp_path / "db" / "news.sqlite3"
+    spool = tmp_path / "spool"
+    stats: dict[str, int] = {}
+
+    def inc(k: str, n: int) -> None:
+        stats[k] = stats.get(k, 0) + n
+
+    # the same store name as the real database, but a path that cannot be opened yet
+    db = parse_database_url(f"sqlite:///{target}")
+    assert db is not None
+    broken = open_store(db)
+    broken.is_transient = lambda exc: True  # type: ignore[method-assign]
+    broken._open = lambda: (_ for _ in ()).throw(OSError("disk gone"))  # type: ignore[method-assign]
+    writer = StoreWriter(
+        broken,
+        run_id="r1",
+        spool_dir=spool,
+        batch_size=10,
+        flush_seconds=0.01,
+        retry_seconds=0.3,
+        inc_stat=inc,
+    )
+    writer.start()
+    for i in range(25):
+        writer.put(rec(article(str(i))))
+    writer.drain()
+    writer.stop()
+    assert stats["chinanews/storage/spooled"] == 25
+    assert stats["chinanews/storage/retries"] >= 1
+    spooled = [json.loads(line) for line in writer.spool_path.read_text().splitlines()]
+    assert sorted(r["item"]["article_id"] for r in spooled) == sorted(str(i) for i in range(25))
+
+    stats.clear()
+    writer = StoreWriter(open_store(db), run_id="r2", spool_dir=spool, inc_stat=inc)
+    writer.start()
+    writer.put(rec(article("99"), "r2"))
+    writer.drain()
+    writer.stop()
+    assert stats["chinanews/storage/unspooled"] == 25
+    assert not list(spool.glob("*.jsonl"))
+    check = open_store(db)
+    check.connect()
+    assert rows(check, "SELECT count(*) FROM articles") == [(26,)]
+    check.close()
