@@ -458,18 +458,29 @@ class SiteModel:
             self.js[i] = "related"
         for i in body:
             self.js[i] = "body"
-        plain = [
-            i for i in cands if arts[i].section.channel in ("domestic", "international", "social")
+        taken = busy | set(self.js)
+        pool = [
+            i
+            for i in range(n - 3)
+            if arts[i].feature == F_NONE
+            and arts[i].listed
+            and arts[i].section.template != "generic"
+            and i not in taken
         ]
-        for page in related:  # an article only this page's (scripted) related list links
-            if not plain:
-                break
-            child = plain.pop()
-            arts[child].feature, arts[child].listed = "hidden", False
-            self.children.setdefault(page, []).append(child)
-        for child in plain[: max(2, total // 4)]:
+        rng.shuffle(pool)
+        news = [
+            i for i in pool if arts[i].section.channel in ("domestic", "international", "social")
+        ]
+        for child in news[: max(2, total // 4)]:  # listed only on the scripted /news/roll/
             arts[child].feature, arts[child].listed = "hidden", False
             self.roll.append(child)
+        pool = [i for i in pool if arts[i].feature == F_NONE]
+        for page in related:  # an article only this page's (scripted) related list links
+            if not pool:
+                break
+            child = pool.pop()
+            arts[child].feature, arts[child].listed = "hidden", False
+            self.children.setdefault(page, []).append(child)
         self.roll.sort(reverse=True)
         self._rebuild_members()
         self._rebuild_lists()
