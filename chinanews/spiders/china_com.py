@@ -260,21 +260,14 @@ class ChinaComSpider(scrapy.Spider):
                 self._mobile_pending.setdefault(ref.article_id, url)
                 return None
             self._scheduled_ids.add(ref.article_id)
-        meta: dict[str, Any] = {"via": via}
-        if self.render_mode is RenderMode.ALWAYS and kind is not LinkKind.FEED:
-            meta.update(self._always_meta())
         return scrapy.Request(
             request_url(url),
             callback=self._callback_for(kind),
             priority=kind.value + priority_bonus,
-            meta=meta,
+            meta={"via": via},
         )
 
     # -- rendering --------------------------------------------------------------------
-
-    def _always_meta(self) -> dict[str, Any]:
-        """``render=always``: through the browser, parsed once the network is quiet."""
-        return render_meta([""], self.render_timeout_ms)
 
     @staticmethod
     def _rendered(response: Response) -> bool:
@@ -292,6 +285,11 @@ class ChinaComSpider(scrapy.Spider):
         rendered = self._rendered(response)
         if rendered:
             self._inc(f"{STAT}/render/pages")
+        elif self.render_mode is RenderMode.ALWAYS:
+            # Every page, once it has answered a plain request (redirects and scope already
+            # settled by Scrapy); wait for the blocks known missing, else for a quiet network.
+            self._inc(f"{STAT}/render/always")
+            return self._through_browser(response, list(script_filled.values()) or [""], static)
         if not script_filled:
             if not rendered:
                 self._inc(f"{STAT}/render/static")
@@ -306,11 +304,19 @@ class ChinaComSpider(scrapy.Spider):
             return None
         for reason in sorted(script_filled):
             self._inc(f"{STAT}/render/auto/{reason}")
+        return self._through_browser(response, list(script_filled.values()), static)
+
+    def _through_browser(
+        self, response: Response, selectors: list[str], static: Any
+    ) -> scrapy.Request:
+        """The request of ``response`` again, this time rendered, waiting for ``selectors``.
+        The browser opens only a URL that has just answered a plain request: Playwright
+        does not route a navigation's HTTP redirects, so it never meets one here."""
         self._inc(f"{STAT}/render/requested")
         request = response.request
         assert request is not None
         meta = {k: v for k, v in request.meta.items() if not k.startswith(("download_", "_"))}
-        meta.update(render_meta(script_filled.values(), self.render_timeout_ms))
+        meta.update(render_meta(selectors, self.render_timeout_ms))
         meta["chinanews_static"] = static
         return request.replace(meta=meta, dont_filter=True, errback=self._render_failed)
 
@@ -326,12 +332,6 @@ class ChinaComSpider(scrapy.Spider):
                 yield from self._emit(static.article, None)
             else:
                 self._inc(f"{STAT}/no_article/{static.reason or 'unknown'}")
-
-    def _pager_meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"via": "pager"}
-        if self.render_mode is RenderMode.ALWAYS:
-            meta.update(self._always_meta())
-        return meta
 
     def _known(self, article_id: str) -> bool:
         """True when an earlier crawl recorded this article (the cross-run index)."""
@@ -476,7 +476,7 @@ class ChinaComSpider(scrapy.Spider):
                 errback=self._all_page_failed,
                 priority=LinkKind.ARTICLE_PAGE.value,
                 cb_kwargs={"first": result},
-                meta=self._pager_meta(),
+                meta={"via": "pager"},
             )
             return
         if not is_all_page and result.links.next_page and self._in_scope(result.links.next_page):
@@ -488,7 +488,7 @@ class ChinaComSpider(scrapy.Spider):
                     callback=self.parse_article,
                     priority=LinkKind.ARTICLE_PAGE.value,
                     cb_kwargs={"parts": walked},
-                    meta=self._pager_meta(),
+                    meta={"via": "pager"},
                 )
                 return
         if parts:
@@ -527,7 +527,7 @@ class ChinaComSpider(scrapy.Spider):
                 callback=self.parse_article,
                 priority=LinkKind.ARTICLE_PAGE.value,
                 cb_kwargs={"parts": [first.article]},
-                meta=self._pager_meta(),
+                meta={"via": "pager"},
             )
         else:
             self._inc(f"{STAT}/multipage/incomplete")
