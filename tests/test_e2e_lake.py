@@ -259,3 +259,23 @@ def test_after_two_runs_every_version_once_and_the_latest_is_the_site(
 def test_credentials_are_never_logged(lake_runs: dict[str, Any]) -> None:
     for run in ("first", "second"):
         assert SECRET not in lake_runs[run].log
+
+
+def test_the_documented_queries_run_on_the_lake(lake_runs: dict[str, Any]) -> None:
+    root = Path(lake_runs["second_rows"][0]["filename"]).parents[2]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "lake.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) >= 5
+    con = duckdb.connect()
+    results = [con.sql(block.replace("'lake/articles/", f"'{root}/articles/")) for block in blocks]
+    per_day = dict(results[1].fetchall())
+    latest = {row["url"] for row in lake_runs["second_rows"]}
+    assert sum(per_day.values()) == len(latest)
+    per_source = results[2].fetchall()
+    assert sum(n for _, n in per_source) == len(latest)
+    edges = results[3].fetchall()
+    assert edges and all(to_url.startswith("http") for _, to_url, *_ in edges)
+    changed = results[5].fetchall()
+    assert {url for url, *_ in changed} == {
+        item["url"] for item in lake_runs["second"].items if item["version"] > 1
+    }

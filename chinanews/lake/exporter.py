@@ -61,7 +61,7 @@ class ParquetItemExporter(BaseItemExporter):
         self.writer = pq.ParquetWriter(self.file, self.schema, compression=self.compression)
 
     def export_item(self, item: Any) -> None:
-        self.rows.append(to_row(ItemAdapter(item).asdict(), self.fields))
+        self.rows.append(to_row(ItemAdapter(item), self.fields))
         self.count += 1
         if len(self.rows) >= self.row_group_size:
             self._flush()

@@ -11,6 +11,7 @@ instants and keeps the zone in the Arrow schema it embeds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -80,8 +81,8 @@ def _struct_rows(values: Any, fields: tuple[str, ...], times: tuple[str, ...] = 
     return rows
 
 
-def to_row(record: dict[str, Any], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The Arrow row of an article given as a dict: missing fields take the item's
+def to_row(record: Mapping[str, Any], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The Arrow row of an article given as a mapping (a dict, an ``ItemAdapter``): missing fields take the item's
     defaults, times become aware datetimes, ``None`` lists become ``[]``. Keys the schema
     does not know are left out. ``fields``: only those columns."""
     row: dict[str, Any] = {}
