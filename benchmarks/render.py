@@ -56,8 +56,9 @@ MIB = 1024 * 1024
 
 
 class Sampler(threading.Thread):
-    """Once a second: resident memory of the crawl's browser processes (every descendant of
-    the crawl process: Playwright's node driver and Chromium's processes) and of Scrapy."""
+    """Once a second: memory of the crawl's browser processes (every descendant of the crawl
+    process: Playwright's node driver and Chromium's processes; proportional set size, so
+    the pages Chromium's processes share are counted once) and Scrapy's RSS."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -75,8 +76,8 @@ class Sampler(threading.Thread):
                 break
             browser = 0
             for proc in children:
-                with contextlib.suppress(psutil.Error):
-                    browser += proc.memory_info().rss
+                with contextlib.suppress(psutil.Error):  # PSS: shared pages counted once
+                    browser += proc.memory_full_info().pss
             self.samples.append((time.monotonic() - t0, browser, scrapy_rss))
 
 
@@ -152,6 +153,8 @@ def run(size: int, js: float, seed: int) -> str:
     mem = memory_profile(always["samples"])
     rate = {r["mode"]: r["pages"] / r["elapsed"] for r in (never, auto, always)}
     share = auto["requested"] / max(1, auto["static"] + auto["requested"])
+    added = auto["elapsed"] - never["elapsed"]
+    own = auto["requested"] * always["elapsed"] / max(1, always["rendered"])
     speed = rate["auto"] / rate["never"]
     flat = mem and mem["growth"] <= 0.15
     lines = [
@@ -179,11 +182,14 @@ def run(size: int, js: float, seed: int) -> str:
         f"- `auto` runs at {speed:.0%} of `never`'s pages/s (target at least 80%: "
         f"{'met' if speed >= 0.8 else 'NOT met'}) and emits {auto['items'] - never['items']:,} "
         f"more articles, the ones only the scripts show.",
+        f"- What `auto` adds to `never`: {added:.1f} s; the rendered pages' own cost "
+        f"({auto['requested']:,} pages at `always`'s {always['elapsed'] / max(1, always['rendered']):.2f} s "
+        f"a page): {own:.1f} s. Pages that need no browser cost nothing more.",
     ]
     if mem:
         lines += [
             f"- Browser memory over the long run (`always`, {always['rendered']:,} rendered "
-            f"pages, {len(always['samples'])} one-second samples of the RSS of Playwright's "
+            f"pages, {len(always['samples'])} one-second samples of the PSS of Playwright's "
             "driver and every Chromium process): "
             f"warm-up peak {mem['warm']:.0f} MiB; after warm-up, peak per quarter "
             f"{mem['q1']:.0f} / {mem['q2']:.0f} / {mem['q3']:.0f} / {mem['q4']:.0f} MiB; "
@@ -191,7 +197,7 @@ def run(size: int, js: float, seed: int) -> str:
             f"{mem['growth']:+.0%} ({'flat' if flat else 'GROWING'}). Scrapy's own process "
             f"peaked at {max(s for _, _, s in always['samples']) / MIB:.0f} MiB; "
             f"scrapy-playwright's memory extension (`memusage/max`, Scrapy plus browser) "
-            f"read {always['memusage_max'] / MIB:.0f} MiB.",
+            f"read {always['memusage_max'] / MIB:.0f} MiB (it samples once a minute).",
         ]
     return "\n".join(lines)
 
