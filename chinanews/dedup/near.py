@@ -147,7 +147,11 @@ class MinHashIndex(_MinHashLSH):
         super().__init__(**params)
         self._keys: list[str] = []
         self._sigs = np.empty((1024, self.num_perm), dtype=np.uint32)
-        self._tables: list[dict[int, Any]] = [{} for _ in range(self.bands)]
+        # One dict per band from band key to the first row that had it. The values are
+        # plain ints, so the garbage collector never tracks (and never walks) these large
+        # dicts; the rare further rows of a key go to a small overflow dict of lists.
+        self._tables: list[dict[int, int]] = [{} for _ in range(self.bands)]
+        self._overflow: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -163,25 +167,24 @@ class MinHashIndex(_MinHashLSH):
             self._sigs = grown
         self._sigs[row] = sig
         self._keys.append(key)
-        for table, bk in zip(self._tables, self.band_keys(sig), strict=True):
-            got = table.get(bk)
-            if got is None:
-                table[bk] = row
-            elif isinstance(got, list):
-                got.append(row)
-            else:
-                table[bk] = [got, row]
+        for table, overflow, bk in zip(
+            self._tables, self._overflow, self.band_keys(sig), strict=True
+        ):
+            if table.setdefault(bk, row) != row:
+                overflow.setdefault(bk, []).append(row)
 
     def candidates(self, sig: Sig) -> set[int]:
         rows: set[int] = set()
-        for table, bk in zip(self._tables, self.band_keys(sig), strict=True):
+        for table, overflow, bk in zip(
+            self._tables, self._overflow, self.band_keys(sig), strict=True
+        ):
             got = table.get(bk)
             if got is None:
                 continue
-            if isinstance(got, list):
-                rows.update(got)
-            else:
-                rows.add(got)
+            rows.add(got)
+            more = overflow.get(bk)
+            if more:
+                rows.update(more)
         return rows
 
     def find(self, sig: Sig) -> str | None:
