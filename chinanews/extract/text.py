@@ -16,6 +16,7 @@ STRIP_CHARS = (
     " \t\n\r\f\v\u3000\xa0\u200b\u200c\u200d\u2060\ufeff\u2028\u2029\u202f\u2009\u200a\u2002\u2003"
 )
 _WS = re.compile(r"\s+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _EDITOR = re.compile(r"责任编辑\s*[:：]\s*([^)）]*)")
 _EDITOR_PAREN = re.compile(r"[(（]\s*责任编辑\s*[:：][^)）]*[)）]?")
 _SOURCE_PREFIX = re.compile(r"^\s*(?:文章)?来源\s*[:：]\s*")
@@ -30,10 +31,10 @@ _KEYWORD_SPLIT = re.compile(r"[,，、;；|\s]+")
 
 
 def clean(text: str | None) -> str:
-    """Collapse internal whitespace runs to one space and strip padding at both ends."""
+    """Drop zero-width characters, collapse whitespace runs to one space, strip the ends."""
     if not text:
         return ""
-    return _WS.sub(" ", text).strip(STRIP_CHARS)
+    return _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip(STRIP_CHARS)
 
 
 def clean_or_none(text: str | None) -> str | None:

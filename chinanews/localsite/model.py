@@ -177,7 +177,9 @@ class Content:
 
 
 def normalize(text: str) -> str:
-    """The body-line convention: strip edges (incl. U+3000, NBSP, zero-width), collapse runs."""
+    """The body-line convention: no zero-width characters, whitespace runs collapsed, edges
+    (incl. U+3000 and NBSP) stripped."""
+    text = re.sub("[\u200b\u200c\u200d\u2060\ufeff]", "", text)
     return re.sub(r"\s+", " ", text.strip(_WS_EDGE)).strip(_WS_EDGE)
 
 
