@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     items = local_items(args.count)
+    load_before = os.getloadavg()[0]
     size_kib = (
         sum(len(json.dumps(i, ensure_ascii=False).encode()) for i in items) / len(items) / 1024
     )
@@ -177,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
+    load_after = os.getloadavg()[0]
     crawled, crawl_seconds = measure_crawl(args.crawl_size)
     crawl_rate = crawled / crawl_seconds
 
@@ -184,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"{n:,} articles from the local site (mean {size_kib:.1f} KiB as JSON), batches of "
         f"{args.batch}, through the writer thread; {platform.python_version()}, "
-        f"{platform.machine()}.",
+        f"{platform.machine()}, {os.cpu_count()} cores; 1-minute load average "
+        f"{load_before:.2f} before the stores' runs, {load_after:.2f} after.",
         "",
         "| store | new articles/s | × JSONL | re-crawl (upsert) articles/s | × crawl |",
         "|---|---:|---:|---:|---:|",

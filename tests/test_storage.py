@@ -253,6 +253,38 @@ def test_two_versions_in_one_batch_bump_twice(store: Store) -> None:
     assert rows(store, "SELECT version, previous_content_hash FROM articles") == [(3, "h2")]
 
 
+def test_a_failed_batch_leaves_nothing_behind_for_the_next(store: Store) -> None:
+    with pytest.raises(Exception, match=r"(?i)null"):
+        store.write(
+            [rec(article("1")), rec(article("1", content_hash="h2")), rec(article("2", url=None))]
+        )
+    assert store.write([rec(article("3")), rec(article("3", content_hash="h2"))]) == 2
+    assert rows(store, "SELECT article_id, version FROM articles") == [("3", 2)]
+    assert rows(store, "SELECT DISTINCT from_article_id FROM related_links") == [("3",)]
+    assert rows(store, "SELECT count(*) FROM related_links") == [(2,)]
+
+
+def test_postgres_compresses_with_lz4_unless_the_session_chose(postgres_url: str) -> None:
+    """lz4 is a property of the stored values only: the table is the same, the text too."""
+    body = "第一段。" * 4000  # compressed out of line: TOAST
+    for url, method in (
+        (postgres_url, "lz4"),
+        (postgres_url + "?options=-c%20default_toast_compression%3Dpglz", "pglz"),
+    ):
+        db = parse_database_url(url)
+        assert db is not None
+        store = open_store(db)
+        store.connect()
+        try:
+            store.write([rec(article(body=body, content_hash=method), method)])
+            stored = store.conn.execute(
+                "SELECT pg_column_compression(body), body = %s FROM articles", (body,)
+            ).fetchall()
+            assert stored == [(method, True)]
+        finally:
+            store.close()
+
+
 def test_duplicates_rejects_and_runs(store: Store) -> None:
     dup = {"duplicate_of": article()["url"], "layer": "near", "item": article("49000002")}
     bad = {"reason": "missing_title", "errors": ["title: None"], "item": article("3", title=None)}
