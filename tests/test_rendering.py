@@ -140,7 +140,9 @@ def test_the_addon_wires_in_playwright_and_chromium(monkeypatch: pytest.MonkeyPa
     assert launch["headless"] is True
     assert launch["executable_path"] == sys.executable
     assert set(CHROMIUM_FLAGS) <= set(launch["args"])
-    assert {"--no-sandbox", "--disable-gpu"} <= set(launch["args"])
+    assert {"--no-sandbox", "--disable-gpu", "--blink-settings=imagesEnabled=false"} <= set(
+        launch["args"]
+    )
     assert settings.getint("PLAYWRIGHT_MAX_CONTEXTS") == 1
     assert settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT") == 4
     extensions = settings.getdict("EXTENSIONS")
