@@ -1,8 +1,9 @@
 """The ``chinanews`` command: tools around the crawler.
 
 ``chinanews extract FILE_OR_URL [--url URL]`` prints the article JSON that the extractors
-read from one page, for checking selectors when the site changes. The crawl itself is
-``scrapy crawl china_com``.
+read from one page, for checking selectors when the site changes.
+``chinanews schedule --scrapyd URL [--every 30m]`` triggers a crawl on Scrapyd unless one is
+still running (``docs/scheduling.md``). The crawl itself is ``scrapy crawl china_com``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from chinanews import __version__
+from chinanews import __version__, scheduling
 
 
 def _read_page(target: str, timeout: float) -> tuple[bytes, str | None, str]:
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)"
     )
     extract.set_defaults(func=cmd_extract)
+    scheduling.add_parser(sub)
     return parser
 
 

@@ -7,8 +7,13 @@ stderr and exit code 2, instead of a traceback from inside the engine.
 
 When the crawl is over, the command reads ``chinanews/checks/failed``, which the
 ``CrawlReport`` extension sets after its quality checks: a failed check ends the command
-with exit code 3 (Scrapy's own process would exit with 0). Exit codes: 0 ok, 1 Scrapy could
-not start the crawl, 2 bad arguments, 3 quality checks failed (``docs/report.md``).
+with exit code 3 (Scrapy's own process would exit with 0).
+
+While it runs, the crawl holds its article index's lock (``chinanews.runlock``): a second
+crawl of the same spider on the same index stops at once with exit code 4.
+
+Exit codes: 0 ok, 1 Scrapy could not start the crawl, 2 bad arguments, 3 quality checks
+failed (``docs/report.md``), 4 another run of the spider holds the lock.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from scrapy.spiderloader import get_spider_loader
 
 from chinanews.index import check_settings
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
+from chinanews.runlock import EXIT_LOCKED, RunLock, RunLocked, lock_path
 from chinanews.storage import check_settings as check_storage_settings
 
 if TYPE_CHECKING:
@@ -66,7 +72,19 @@ class Command(ScrapyCrawlCommand):
         return self.crawler
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().run(args, opts)
+        path = lock_path(self.settings, args[0]) if self.settings and len(args) == 1 else None
+        lock = RunLock(path) if path else None
+        if lock is not None:
+            try:
+                lock.acquire()
+            except RunLocked as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                sys.exit(EXIT_LOCKED)
+        try:
+            super().run(args, opts)
+        finally:
+            if lock is not None:
+                lock.release()
         if self.exitcode or self.crawler is None or self.crawler.stats is None:
             return
         if self.crawler.stats.get_value(CHECKS_FAILED_STAT, 0):
