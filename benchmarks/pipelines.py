@@ -365,12 +365,18 @@ def report(a: dict[str, Any], grow: list[dict[str, Any]], args: argparse.Namespa
     ratio_median = statistics.median(ch) / statistics.median(ext)
     ratio_mean = statistics.mean(ch) / statistics.mean(ext)
     L: list[str] = []
+    load_after = os.getloadavg()[0]
     L.append(
         f"Measured {date.today().isoformat()} on {platform.machine()} ({platform.python_version()}), "
         f"Scrapy {scrapy.__version__}, numpy {np.__version__}, SQLite "
         f"{__import__('sqlite3').sqlite_version}, {os.cpu_count()} cores; load average "
-        f"{args.load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (above 2, other "
-        "jobs shared the cores: wall times and their tails are inflated, CPU medians much less)."
+        f"{args.load_before:.1f} at the start, {load_after:.1f} at the end"
+        + (
+            " (above 2, other jobs shared the cores: wall times and their tails are inflated, "
+            "CPU medians much less)."
+            if max(args.load_before, load_after) > 2
+            else "."
+        )
     )
     L.append("")
     drops = ", ".join(f"{v} {k}" for k, v in sorted(a["drops"].items())) or "none"
@@ -476,11 +482,11 @@ def report(a: dict[str, Any], grow: list[dict[str, Any]], args: argparse.Namespa
         f"(median; mean {mean_ms:.2f} ms, p99 {big['full']['wall']['p99'] / 1000:.2f} ms; target "
         f"< 1 ms at 1M): {verdict}. During the {big['items']:,} items Python's cyclic garbage "
         f"collector ran {sum(gc_n)} times for {sum(gc_us) / 1000:.0f} ms in all "
-        f"({sum(bgc_n)} times, {sum(bgc_us) / 1000:.1f} ms with the empty index): the first band "
-        "collision puts a list into the 32 band dicts of `MinHashIndex`, which makes them "
-        "tracked by the collector, and from then on every collection that reaches them walks "
-        "all their entries (about 1.5 s at 1M). Keeping only ints in the band dicts (colliding "
-        "rows in a separate overflow table) would keep them untracked and remove these pauses. "
+        f"({sum(bgc_n)} times, {sum(bgc_us) / 1000:.1f} ms with the empty index): the 32 band "
+        "dicts of `MinHashIndex` hold only ints (colliding rows go to small overflow dicts), so "
+        "the collector does not track them and never walks their millions of entries. Before "
+        "that change a collection walked them all (about 1.5 s at 1M), and the mean was 1.10 ms "
+        "against a 0.58 ms median (2026-11-28). "
         f"The index holds {big['mem_per'] / 1024:.2f} KiB of memory per article "
         f"({big['mem_per'] * big['size'] / 2**30:.2f} GiB at {big['size']:,}) and "
         f"{big['disk_per'] / 1024:.2f} KiB of disk; opening it takes {big['load_s']:.0f} s "
