@@ -57,6 +57,9 @@ DEFAULT_REQUEST_HEADERS = {
 DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt (100): an out-of-scope request is never sent, not even for robots.
     "chinanews.middlewares.ScopeMiddleware": 50,
+    # Scrapy's, fixed: every request waiting for a host's robots.txt obeys it.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "chinanews.middlewares.RobotsTxtMiddleware": 100,
 }
 
 ITEM_PIPELINES = {
