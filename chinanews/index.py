@@ -30,7 +30,7 @@ from scrapy.crawler import Crawler
 
 from chinanews import signals as signals_ours
 from chinanews.dedup.near import MinHashIndex, RedisNearDuplicateIndex
-from chinanews.outputs import JsonLines, beside_output
+from chinanews.outputs import JsonLines, beside_output, resumed
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,9 @@ class CrawlState:
                 )
             self.index = ArticleIndex(path)
             self.near = MinHashIndex()
-        self.duplicates = JsonLines(beside_output(crawler, ".duplicates.jsonl"))
+        self.duplicates = JsonLines(
+            beside_output(crawler, ".duplicates.jsonl"), append=resumed(crawler)
+        )
         loaded = 0
         for key, blob in self.index.signatures():
             self.near.add(key, self.near.load_signature(blob))

@@ -55,21 +55,32 @@ def beside_output(crawler: Crawler, suffix: str) -> Path:
     return Path(data_dir) / "outputs" / f"{name}-{run_id}{suffix}"
 
 
-class JsonLines:
-    """Appends one JSON object per line to a file opened on first write (UTF-8, readable
-    Chinese), so an empty side output leaves no empty file behind."""
+def resumed(crawler: Crawler) -> bool:
+    """True for a later attempt of a ``JOBDIR`` run, which appends to its outputs."""
+    return crawler.settings.getint("CHINANEWS_ATTEMPT", 1) > 1
 
-    def __init__(self, path: Path) -> None:
+
+class JsonLines:
+    """Writes one JSON object per line to a file opened on first write (UTF-8, readable
+    Chinese), so an empty side output leaves no empty file behind. The file is started
+    afresh, or appended to with ``append=True`` (a resumed run)."""
+
+    def __init__(self, path: Path, append: bool = False) -> None:
         self.path = path
+        self.append = append
         self.count = 0
         self._file: IO[str] | None = None
 
     def write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
+            self._file = self.path.open("a" if self.append else "w", encoding="utf-8")
         self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.count += 1
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:

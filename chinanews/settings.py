@@ -23,6 +23,8 @@ ADDONS: dict[str, int] = {
     "chinanews.lake.addon.Lake": 0,
     # Headless Chromium through scrapy-playwright, unless -a render=never (docs/rendering.md).
     "chinanews.rendering.RenderAddon": 10,
+    # With -s JOBDIR=…: one run id across attempts, recovery after kill -9 (docs/scheduling.md).
+    "chinanews.jobdir.JobDir": 20,
 }
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
@@ -74,6 +76,8 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "chinanews.extensions.CrawlReport": 500,
+    # With JOBDIR: the article index is committed only behind the flushed outputs.
+    "chinanews.jobdir.Checkpoints": 600,
     # Scrapy's feed exports, plus feeds partitioned per item by %(dt)s (docs/lake.md).
     "scrapy.extensions.feedexport.FeedExporter": None,
     "chinanews.lake.feeds.PartitionedFeedExporter": 0,
@@ -91,6 +95,10 @@ CHINANEWS_MIN_ARTICLES = 1
 CHINANEWS_MIN_COVERAGE: dict[str, float] = {}
 # The cross-run article index; default <CHINANEWS_DATA_DIR>/index/<spider>.sqlite3, ":memory:" for none.
 CHINANEWS_INDEX_PATH = ""
+# One crawl at a time per SQLite index: a second one exits with code 4 (chinanews/runlock.py).
+CHINANEWS_RUN_LOCK = True
+# With JOBDIR: flush the outputs and commit the index every N items (chinanews/jobdir.py).
+CHINANEWS_CHECKPOINT_ITEMS = 200
 
 # Where articles are stored besides the feed (docs/storage.md): empty for the default,
 # sqlite:///<CHINANEWS_DATA_DIR>/chinanews.sqlite3; sqlite:///path, postgresql://..., or none.

@@ -59,13 +59,17 @@ def publication_date(item: Any) -> str:
 
 def job_id(spider: Any) -> str:
     """This run's id for file names: the Scrapyd job (spider attribute ``_job`` or the
-    ``SCRAPY_JOB`` environment variable), else the spider's ``run_id`` (UTC start time)."""
+    ``SCRAPY_JOB`` environment variable), else the spider's ``run_id`` (UTC start time);
+    ``-a<N>`` added for the N-th attempt of a resumed ``JOBDIR`` run."""
     job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB")
     if not job:
         job = getattr(spider, "run_id", None)
     if not job:
         job = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         spider.run_id = job
+    attempt = getattr(spider, "attempt", 1)
+    if attempt > 1:  # a resumed JOBDIR run (chinanews.jobdir): never reuse a file name
+        job = f"{job}-a{attempt}"
     return _SAFE.sub("_", str(job))
 
 

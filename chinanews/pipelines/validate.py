@@ -20,7 +20,7 @@ from jsonschema.exceptions import ValidationError
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from chinanews.outputs import JsonLines, beside_output
+from chinanews.outputs import JsonLines, beside_output, resumed
 from chinanews.signals import article_rejected
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,9 @@ class ValidatePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.rejects = JsonLines(beside_output(self.crawler, ".rejects.jsonl"))
+        self.rejects = JsonLines(
+            beside_output(self.crawler, ".rejects.jsonl"), append=resumed(self.crawler)
+        )
 
     def close_spider(self) -> None:
         if self.rejects is not None:

@@ -167,6 +167,9 @@ class ChinaComSpider(scrapy.Spider):
         # Mobile-mirror links wait until the crawl idles: the desktop page of the same id is
         # usually found meanwhile, and is the one to emit.
         self._mobile_pending: dict[str, str] = {}
+        #: Whether article links are skipped when the index knows them (not with fresh=1,
+        #: nor when recovering a killed JOBDIR run: chinanews.jobdir).
+        self.skip_known = not self.args.fresh
         #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
         self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
@@ -252,7 +255,7 @@ class ChinaComSpider(scrapy.Spider):
                 return None
             if ref.article_id in self._scheduled_ids:
                 return None
-            if via in _SKIP_KNOWN_VIA and not self.args.fresh and self._known(ref.article_id):
+            if via in _SKIP_KNOWN_VIA and self.skip_known and self._known(ref.article_id):
                 # Reached through another article's links: its URL alone says we have it.
                 self._inc(f"{STAT}/incremental/skipped_known")
                 return None
