@@ -144,6 +144,9 @@ class JobDir:
             )
         elif attempt > 1:
             logger.info("JOBDIR %s: resuming run %s (attempt %d)", jobdir, spider.run_id, attempt)
+        from chinanews.lake.feeds import job_id
+
+        state["lake_jobs"] = [*state.get("lake_jobs", []), job_id(spider)]
         state["closed"] = False
         state["pid"] = os.getpid()
         state["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -245,6 +248,7 @@ class Checkpoints:
                         {"kind": "article", "run_id": database.run["run_id"], "item": item}
                     )
         index.commit()
+        self._recover_lake(feed)
         stats.set_value(f"{STAT}/replayed", lines)
         stats.set_value(f"{STAT}/replayed_into_index", indexed)
         logger.warning(
@@ -255,6 +259,49 @@ class Checkpoints:
             indexed,
             ", all upserted into the database again" if database is not None else "",
         )
+
+    def _recover_lake(self, feed: Path) -> None:
+        """A local lake: set aside the files a kill left without their footer, and write
+        again the dead attempts' articles that no complete file of theirs holds."""
+        from chinanews.lake.addon import local_lake
+        from chinanews.lake.feeds import PartitionedFeedExporter
+
+        lake = local_lake(self.crawler.settings.get("CHINANEWS_LAKE") or "")
+        exporter = self.crawler.get_extension(PartitionedFeedExporter)
+        if lake is None or exporter is None:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        spider: Any = self.crawler.spider
+        state = read_state(self.crawler.settings["JOBDIR"]) or {}
+        in_lake: set[str] = set()
+        partial = 0
+        for job in state.get("lake_jobs", [])[:-1]:  # the dead attempts'
+            for path in sorted(lake.glob(f"articles/*/{spider.name}-{job}-*.parquet")):
+                try:
+                    in_lake.update(pq.read_table(path, columns=["url"]).column("url").to_pylist())
+                except (OSError, pa.ArrowException) as exc:
+                    path.rename(path.with_suffix(".parquet.partial"))
+                    partial += 1
+                    logger.warning("Recovery: %s is incomplete (%s), set aside", path, exc)
+        rewritten = 0
+        with feed.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    item = json.loads(line)
+                    if item["url"] not in in_lake:
+                        exporter.export_partitioned(item, spider)
+                        rewritten += 1
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value(f"{STAT}/lake_partial_files", partial)
+        self.crawler.stats.set_value(f"{STAT}/lake_rewritten", rewritten)
+        if rewritten:
+            logger.warning(
+                "Recovery: %d articles of the dead attempts were in no complete lake file; "
+                "written again under this attempt's files",
+                rewritten,
+            )
 
     def item_scraped(self) -> None:
         self.items += 1

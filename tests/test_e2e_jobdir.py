@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow.parquet as pq
 import pytest
 
 from chinanews.jobdir import cut_torn_line, read_state
@@ -35,6 +36,8 @@ def command(base: str, tmp: Path) -> list[str]:
         "CHINANEWS_CHECKPOINT_ITEMS": "5",
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "CHINANEWS_REPORT_FILE": str(tmp / "report.json"),
+        "CHINANEWS_LAKE": str(tmp / "lake"),
+        "CHINANEWS_LAKE_BATCH_ITEM_COUNT": "4",
     }
     cmd = [*SCRAPY, "crawl", "china_com", "-a", f"start_urls={base}", "-a", "render=never"]
     for name, value in settings.items():
@@ -87,7 +90,13 @@ def resumed(
     with sqlite3.connect(tmp / "db.sqlite3") as db:
         stored = [r[0] for r in db.execute("SELECT url FROM articles")]
         runs = db.execute("SELECT run_id, finish_reason FROM crawl_runs").fetchall()
+    lake = {
+        str(path.relative_to(tmp / "lake")): pq.read_table(path).column("url").to_pylist()
+        for path in (tmp / "lake").glob("articles/*/*.parquet")
+    }
     yield {
+        "lake": lake,
+        "lake_partial": sorted((tmp / "lake").glob("articles/*/*.partial")),
         "signal": sig,
         "first_log": first_log,
         "after_stop": after_stop,
@@ -132,6 +141,18 @@ def test_the_database_holds_the_feed(resumed: dict[str, Any]) -> None:
     assert resumed["runs"] == [(resumed["state"]["run_id"], "finished")]
 
 
+def test_the_lake_holds_the_feed(resumed: dict[str, Any]) -> None:
+    rows = Counter(url for urls in resumed["lake"].values() for url in urls)
+    assert [u for u, n in rows.items() if n > 1] == []
+    assert set(rows) == {item["url"] for item in resumed["items"]}
+    names = [Path(name).name for name in resumed["lake"]]
+    run_id = resumed["state"]["run_id"]
+    assert {n.rsplit("-", 1)[0] for n in names} <= {
+        f"china_com-{run_id}",
+        f"china_com-{run_id}-a2",
+    }
+
+
 def test_how_the_second_attempt_resumed(resumed: dict[str, Any]) -> None:
     log = resumed["second"].stderr
     if resumed["signal"] is signal.SIGINT:
@@ -150,6 +171,11 @@ def test_how_the_second_attempt_resumed(resumed: dict[str, Any]) -> None:
         assert (resumed["jobdir"] / "crashed-1" / "requests.seen").exists()
         assert resumed["stats"]["chinanews/jobdir/replayed"] == resumed["after_stop"]
         assert resumed["stats"]["chinanews/incremental/unchanged"] > 0
+        # the files the kill left open are set aside, their articles written again
+        assert resumed["stats"]["chinanews/jobdir/lake_partial_files"] == len(
+            resumed["lake_partial"]
+        )
+        assert resumed["stats"]["chinanews/jobdir/lake_rewritten"] > 0
 
 
 def test_cut_torn_line(tmp_path: Path) -> None:

@@ -11,12 +11,21 @@ from Scrapy's ``AWS_*`` settings or boto's environment variables, never from the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from scrapy.settings import BaseSettings
 
 LAKE_FILES = "articles/dt=%(dt)s/%(name)s-%(job)s-%(batch_id)05d.parquet"
+
+
+def local_lake(lake: str) -> Path | None:
+    """The directory of a lake on local disk, or None (no lake, or an object store)."""
+    parsed = urlparse(lake)
+    if not lake or not (len(parsed.scheme) <= 1 or parsed.scheme == "file"):
+        return None
+    return Path(lake.removeprefix("file://"))
 
 
 def lake_feed(lake: str, batch_item_count: int = 0) -> tuple[str, dict[str, Any]]:
@@ -27,7 +36,7 @@ def lake_feed(lake: str, batch_item_count: int = 0) -> tuple[str, dict[str, Any]
             "CHINANEWS_LAKE must not hold credentials; set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY (settings or environment) instead"
         )
-    local = len(parsed.scheme) <= 1 or parsed.scheme == "file"  # C:\… is a local path too
+    local = local_lake(lake) is not None  # C:\… is a local path too
     uri = f"{lake.rstrip('/')}/{LAKE_FILES}"
     # Local: never append to an existing file (the exporter refuses it); object stores
     # have no append, and file names are unique per job anyway.

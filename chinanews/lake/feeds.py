@@ -117,6 +117,10 @@ class PartitionedFeedExporter(FeedExporter):
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         super().item_scraped(item, spider)  # the feeds without partitions
+        self.export_partitioned(item, spider)
+
+    def export_partitioned(self, item: Any, spider: Spider) -> None:
+        """``item`` into the partitioned feeds only (also used to re-export an item)."""
         for uri_template, partition_of in self.partition_of.items():
             if not self.filters[uri_template].accepts(item):
                 continue
