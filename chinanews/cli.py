@@ -3,7 +3,9 @@
 ``chinanews extract FILE_OR_URL [--url URL]`` prints the article JSON that the extractors
 read from one page, for checking selectors when the site changes.
 ``chinanews schedule --scrapyd URL [--every 30m]`` triggers a crawl on Scrapyd unless one is
-still running (``docs/scheduling.md``). The crawl itself is ``scrapy crawl china_com``.
+still running (``docs/scheduling.md``).
+``chinanews seed URL...`` pushes start URLs to a distributed crawl's workers
+(``docs/distributed.md``). The crawl itself is ``scrapy crawl china_com``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from chinanews import __version__, scheduling
+from chinanews import __version__, distributed, scheduling
 
 
 def _read_page(target: str, timeout: float) -> tuple[bytes, str | None, str]:
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     extract.set_defaults(func=cmd_extract)
     scheduling.add_parser(sub)
+    distributed.add_parser(sub)
     return parser
 
 

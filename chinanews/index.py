@@ -126,6 +126,11 @@ class ArticleIndex:
         if self._pending >= self.commit_every:
             self.commit()
 
+    def claim(self, key: str, version: int, url: str) -> str | None:
+        """The right to emit ``version`` of ``key``: always this crawl's, since one crawl at a
+        time uses a SQLite index (``chinanews.runlock``). See ``RedisArticleIndex.claim``."""
+        return None
+
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         """(key, signature) of every original article, to rebuild the near-duplicate index."""
         yield from self.db.execute(
@@ -141,10 +146,16 @@ class ArticleIndex:
         self.db.close()
 
 
+#: Seconds a worker's claim on an article version lasts (``RedisArticleIndex.claim``).
+CLAIM_TTL = 3600
+
+
 class RedisArticleIndex:
     """The same index in Redis, shared by every worker of a distributed crawl: a hash per
     article (``{prefix}:seen:<key>``) and the original's URL per content hash
-    (``{prefix}:hash:<hash>``). Near-duplicate signatures live in the Redis near index."""
+    (``{prefix}:hash:<hash>``), and the claims of the workers on the article versions they
+    emit (``{prefix}:claim:<key>:<version>``). Near-duplicate signatures live in the Redis
+    near index."""
 
     def __init__(self, client: Any, prefix: str) -> None:
         self.redis = client
@@ -207,6 +218,18 @@ class RedisArticleIndex:
             pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "url", url)
             pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "key", key)
         pipe.execute()
+
+    def claim(self, key: str, version: int, url: str) -> str | None:
+        """Take the right to emit ``version`` of ``key``, atomically across the workers of a
+        distributed crawl (``SET NX``): None when this worker has it, else the URL of the
+        item that took it first. Two workers that read the index before either recorded the
+        article both see it as new; only the claim's winner emits it. A claim lasts
+        ``CLAIM_TTL`` seconds, ample for its item to reach ``record``."""
+        name = f"{self.prefix}:claim:{key}:{version}"
+        if self.redis.set(name, url, nx=True, ex=CLAIM_TTL):
+            return None
+        winner = self.redis.get(name)
+        return winner.decode() if winner is not None else url
 
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         return iter(())  # the Redis near index keeps its own signatures

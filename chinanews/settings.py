@@ -25,6 +25,8 @@ ADDONS: dict[str, int] = {
     "chinanews.rendering.RenderAddon": 10,
     # With -s JOBDIR=…: one run id across attempts, recovery after kill -9 (docs/scheduling.md).
     "chinanews.jobdir.JobDir": 20,
+    # -s CHINANEWS_DISTRIBUTED=1 with REDIS_URL: workers share the crawl in Redis (docs/distributed.md).
+    "chinanews.distributed.Distributed": 30,
 }
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
@@ -118,3 +120,10 @@ CHINANEWS_LAKE_BATCH_ITEM_COUNT = 10_000
 # installed, else /usr/bin/chromium) and how long to wait for a script-filled block, seconds.
 CHINANEWS_BROWSER_PATH = os.environ.get("CHINANEWS_BROWSER_PATH", "")
 CHINANEWS_RENDER_TIMEOUT = 10.0
+
+# Distributed crawls (docs/distributed.md): scrapy-redis' scheduler and dupefilter and the
+# article indexes in Redis at REDIS_URL, keys under CHINANEWS_REDIS_PREFIX (default
+# chinanews:<spider>); a worker stops when the frontier has been empty this many seconds.
+CHINANEWS_DISTRIBUTED = False
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CHINANEWS_IDLE_TIMEOUT = 60.0

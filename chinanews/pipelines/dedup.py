@@ -56,12 +56,25 @@ class _Layer:
         stats.inc_value(key)
 
     def duplicate(
-        self, adapter: ItemAdapter, duplicate_of: str, layer: str | None = None
+        self,
+        adapter: ItemAdapter,
+        duplicate_of: str,
+        layer: str | None = None,
+        *,
+        record: bool = True,
     ) -> DropItem:
         layer = layer or self.layer
         state = self.state
         state.write_duplicate(adapter.asdict(), duplicate_of=duplicate_of, layer=layer)
-        state.index.record(
+        if record:
+            self._record_duplicate(adapter, duplicate_of)
+        self.inc(f"chinanews/duplicates/{layer}")
+        return Duplicate(
+            f"duplicate ({layer}) of {duplicate_of}: {adapter['url']}", log_level="DEBUG"
+        )
+
+    def _record_duplicate(self, adapter: ItemAdapter, duplicate_of: str) -> None:
+        self.state.index.record(
             article_key(adapter),
             adapter["url"],
             content_hash=adapter.get("content_hash"),
@@ -69,17 +82,15 @@ class _Layer:
             duplicate_of=duplicate_of,
             published_at=adapter.get("published_at"),
         )
-        self.inc(f"chinanews/duplicates/{layer}")
-        return Duplicate(
-            f"duplicate ({layer}) of {duplicate_of}: {adapter['url']}", log_level="DEBUG"
-        )
 
 
 class IdentityPipeline(_Layer):
     """Layer ``id`` (``url`` for pages without an id): the same article again in this crawl
     (``_all``, ``_N`` and mobile variants fold into one key). Across crawls: an article the
     index knows with the same content is dropped as ``Unchanged``; with other content it is
-    emitted again with ``version`` + 1 and its ``previous_content_hash``."""
+    emitted again with ``version`` + 1 and its ``previous_content_hash``. In a distributed
+    crawl the worker emits an article only with the index's claim on its version
+    (``claim``): two workers that find the same article at once never both emit it."""
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -90,16 +101,23 @@ class IdentityPipeline(_Layer):
         if key in state.emitted_this_run:
             raise self.duplicate(adapter, state.emitted_this_run[key], layer)
         previous = state.index.get(key)
-        if previous is None:
-            self.inc("chinanews/incremental/new")
-            return item
-        if previous.content_hash == adapter["content_hash"]:
+        if previous is not None and previous.content_hash == adapter["content_hash"]:
             # Known from an earlier crawl and unchanged (an original, or a copy already
             # recorded as a duplicate). A fresh crawl starts with an empty index.
             self.inc("chinanews/incremental/unchanged")
             raise Unchanged(
                 f"unchanged since an earlier crawl: {adapter['url']}", log_level="DEBUG"
             )
+        version = 1 if previous is None else previous.version + 1
+        winner = state.index.claim(key, version, adapter["url"])
+        if winner is not None:
+            # Another worker of a distributed crawl is emitting this very version: the index
+            # keeps its record, not ours.
+            self.inc("chinanews/duplicates/claimed_by_other_worker")
+            raise self.duplicate(adapter, winner, layer, record=False)
+        if previous is None:
+            self.inc("chinanews/incremental/new")
+            return item
         adapter["version"] = previous.version + 1
         adapter["previous_content_hash"] = previous.content_hash
         self.inc("chinanews/incremental/changed")

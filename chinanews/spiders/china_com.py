@@ -22,6 +22,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 
+from chinanews import distributed
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
 from chinanews.index import CrawlState
 from chinanews.items import Article
@@ -152,6 +153,7 @@ class ChinaComSpider(scrapy.Spider):
     """
 
     name = "china_com"
+    frontier: distributed.Frontier | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = CrawlArgs.parse(kwargs)
@@ -164,6 +166,7 @@ class ChinaComSpider(scrapy.Spider):
         self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
         self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
         self._scheduled_ids: set[str] = set()
+        self._requested: set[str] = set()  # list and feed URLs requested in this run
         # Mobile-mirror links wait until the crawl idles: the desktop page of the same id is
         # usually found meanwhile, and is the one to emit.
         self._mobile_pending: dict[str, str] = {}
@@ -178,6 +181,11 @@ class ChinaComSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         spider.render_timeout_ms = 1000 * crawler.settings.getfloat("CHINANEWS_RENDER_TIMEOUT", 10)
+        #: Distributed mode (chinanews.distributed): seeds and start URLs come through Redis,
+        #: and this worker's output files carry its worker id.
+        spider.frontier = distributed.Frontier.of(crawler, spider)
+        if spider.frontier is not None:
+            spider.run_id = f"{spider.run_id}-{spider.frontier.worker}"
         return spider
 
     @classmethod
@@ -188,8 +196,10 @@ class ChinaComSpider(scrapy.Spider):
     @classmethod
     def check_environment(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
         """Raise ``ValueError`` when the crawl cannot run here: rendering is on (``-a render``
-        is not ``never``) and there is no browser (called by ``crawl`` before it starts)."""
+        is not ``never``) and there is no browser, or distributed mode without a reachable
+        Redis (called by ``crawl`` before it starts)."""
         check_render(settings, CrawlArgs.parse(kwargs).render)
+        distributed.check_settings(settings, kwargs)
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -202,10 +212,17 @@ class ChinaComSpider(scrapy.Spider):
     # -- seeds and routing ------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.frontier is not None:
+            async for request in self.frontier.start(self.seeds, self._seed_request):
+                yield request
+            return
         for url in self.seeds:
-            request = self._follow(url, via="seed")
+            request = self._seed_request(url)
             if request is not None:
                 yield request
+
+    def _seed_request(self, url: str) -> scrapy.Request | None:
+        return self._follow(url, via="seed")
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Any page whose kind is known only from its URL (start URLs, redirects)."""
@@ -263,8 +280,15 @@ class ChinaComSpider(scrapy.Spider):
                 self._mobile_pending.setdefault(ref.article_id, url)
                 return None
             self._scheduled_ids.add(ref.article_id)
+        target = request_url(url)
+        if kind is not LinkKind.ARTICLE:
+            # Every page links the home and channel lists again: one request per URL, not
+            # one per link for the dupefilter to drop (it still guards resumed crawls).
+            if target in self._requested:
+                return None
+            self._requested.add(target)
         return scrapy.Request(
-            request_url(url),
+            target,
             callback=self._callback_for(kind),
             priority=kind.value + priority_bonus,
             meta={"via": via},
