@@ -326,10 +326,9 @@ class CrawlState:
         self.duplicates = JsonLines(
             beside_output(crawler, ".duplicates.jsonl"), append=resumed(crawler)
         )
-        loaded = 0
-        for key, blob in self.index.signatures():
-            self.near.add(key, self.near.load_signature(blob))
-            loaded += 1
+        signatures = [(k, self.near.load_signature(b)) for k, b in self.index.signatures()]
+        self.near.add_many(signatures)
+        loaded = len(signatures)
         self.emitted_this_run: dict[str, str] = {}
         #: Near-duplicate signatures computed for items still on their way to RecordPipeline.
         self.pending_signatures: dict[str, Any] = {}

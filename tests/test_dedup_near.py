@@ -89,6 +89,31 @@ def test_site_syndicated_copies_match_their_original():
     assert any(item["duplicate_of"] for item in truth.values())
 
 
+@pytest.mark.parametrize("merge_every", [1, 7, 10_000])
+def test_merged_and_recent_rows_are_found_alike(pairs, merge_every):
+    """Rows in the sorted band arrays (merged every ``merge_every``) and rows still in the
+    recent dict are candidates alike; bulk loading finds the same as adding one by one."""
+    originals = [(f"a{k}", p) for k, p in enumerate(pairs) if p.is_duplicate][:40]
+    one_by_one = MinHashIndex(merge_every=merge_every)
+    for key, p in originals:
+        one_by_one.add(key, one_by_one.signature(p.body_a))
+    bulk = MinHashIndex(merge_every=merge_every)
+    bulk.add_many((key, bulk.signature(p.body_a)) for key, p in originals)
+    assert len(one_by_one) == len(bulk) == len(originals)
+    for index in (one_by_one, bulk):
+        for key, p in originals:
+            assert index.find(index.signature(p.body_b)) == key
+
+
+def test_identical_bodies_share_band_keys_and_both_are_candidates(pairs):
+    index = MinHashIndex(merge_every=2)
+    sig = index.signature(pairs[0].body_a)
+    for key in ("x", "y", "z"):
+        index.add(key, sig)
+    assert index.candidates(sig) == {0, 1, 2}
+    assert index.find(sig) == "x"
+
+
 def test_short_and_empty_bodies_are_neither_indexed_nor_matched():
     index = MinHashIndex()
     for text in ("", "短讯。", "图为活动现场"):

@@ -122,12 +122,23 @@ class _MinHashLSH:
 
     def band_keys(self, sig: Sig) -> list[int]:
         """One key per band (below 2**60; the band number is part of the key)."""
-        rows = sig.reshape(self.bands, self.rows).astype(np.uint64)
-        folded = (rows * self._fold[None, :]).sum(axis=1, dtype=np.uint64)
-        folded ^= folded >> np.uint64(29)
-        folded = (folded >> np.uint64(12)) ^ self._salt
-        keys: list[int] = folded.tolist()
+        keys: list[int] = self.band_matrix(sig[None, :])[0].tolist()
         return keys
+
+    def band_matrix(self, sigs: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+        """The band keys of each row of ``sigs`` (n × num_perm): n × bands."""
+        rows = sigs.reshape(len(sigs), self.bands, self.rows).astype(np.uint64)
+        folded = (rows * self._fold[None, None, :]).sum(axis=2, dtype=np.uint64)
+        folded ^= folded >> np.uint64(29)
+        result: npt.NDArray[np.uint64] = (folded >> np.uint64(12)) ^ self._salt[None, :]
+        return result
+
+    def add(self, key: str, sig: Sig) -> None:
+        raise NotImplementedError
+
+    def add_many(self, items: Iterable[tuple[str, Sig]]) -> None:
+        for key, sig in items:
+            self.add(key, sig)
 
     def similarity(self, a: Sig, b: Sig) -> float:
         return float(np.count_nonzero(a == b)) / self.num_perm
@@ -140,52 +151,110 @@ class _MinHashLSH:
 
 
 class MinHashIndex(_MinHashLSH):
-    """In-memory MinHash LSH index: signatures in one growing numpy array, one dict per band
-    from band key to row (or list of rows)."""
+    """In-memory MinHash LSH index in flat numpy arrays, about 0.7 KiB per article.
 
-    def __init__(self, **params: Any) -> None:
+    - Signatures: one growing matrix, keeping the low 16 bits of each MinHash value (b-bit
+      MinHash): two different values agree by chance once in 65,536 positions, which moves an
+      estimated similarity by 0.002% on average; the full 32-bit signature is what
+      ``dump_signature`` persists.
+    - Band keys: one sorted ``uint64`` array of every band key of every merged row (the band
+      number is part of the key) beside the row each belongs to, searched with
+      ``np.searchsorted``; rows added since the last merge sit in a small dict, merged into the
+      arrays every ``merge_every`` rows (a linear merge, not a sort).
+
+    No Python object per entry: the garbage collector has nothing to walk, and 1,000,000
+    articles take about 0.7 GiB instead of the 2.9 GiB that one dict per band took.
+    """
+
+    def __init__(self, merge_every: int = 8192, **params: Any) -> None:
         super().__init__(**params)
+        self.merge_every = merge_every
         self._keys: list[str] = []
-        self._sigs = np.empty((1024, self.num_perm), dtype=np.uint32)
-        # One dict per band from band key to the first row that had it. The values are
-        # plain ints, so the garbage collector never tracks (and never walks) these large
-        # dicts; the rare further rows of a key go to a small overflow dict of lists.
-        self._tables: list[dict[int, int]] = [{} for _ in range(self.bands)]
-        self._overflow: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]
+        self._sigs = np.empty((1024, self.num_perm), dtype=np.uint16)
+        self._band_keys = np.empty(0, dtype=np.uint64)  # sorted
+        self._band_rows = np.empty(0, dtype=np.uint32)
+        #: Band key -> rows, for the rows added since the last merge.
+        self._recent: dict[int, list[int]] = {}
+        self._recent_rows = 0
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def _grow(self, rows: int) -> None:
+        if rows > len(self._sigs):
+            grown = np.empty((max(rows, 2 * len(self._sigs)), self.num_perm), dtype=np.uint16)
+            grown[: len(self._keys)] = self._sigs[: len(self._keys)]
+            self._sigs = grown
 
     def add(self, key: str, sig: Sig) -> None:
         """Index ``sig`` under ``key`` (an empty signature is not indexed)."""
         if self.is_empty(sig):
             return
         row = len(self._keys)
-        if row == len(self._sigs):
-            grown = np.empty((2 * row, self.num_perm), dtype=np.uint32)
-            grown[:row] = self._sigs
-            self._sigs = grown
-        self._sigs[row] = sig
+        self._grow(row + 1)
+        self._sigs[row] = sig  # the low 16 bits
         self._keys.append(key)
-        for table, overflow, bk in zip(
-            self._tables, self._overflow, self.band_keys(sig), strict=True
-        ):
-            if table.setdefault(bk, row) != row:
-                overflow.setdefault(bk, []).append(row)
+        for bk in self.band_keys(sig):
+            self._recent.setdefault(bk, []).append(row)
+        self._recent_rows += 1
+        if self._recent_rows >= self.merge_every:
+            self._merge()
+
+    def add_many(self, items: Iterable[tuple[str, Sig]]) -> None:
+        """Index many signatures at once (opening a crawl's index): one vectorised pass."""
+        keys: list[str] = []
+        sigs: list[Sig] = []
+        for key, sig in items:
+            if not self.is_empty(sig):
+                keys.append(key)
+                sigs.append(sig)
+        if not keys:
+            return
+        self._merge()
+        first = len(self._keys)
+        matrix = np.stack(sigs)
+        self._grow(first + len(keys))
+        self._sigs[first : first + len(keys)] = matrix
+        self._keys.extend(keys)
+        bands = self.band_matrix(matrix)  # (n, bands)
+        rows = np.repeat(np.arange(first, first + len(keys), dtype=np.uint32), self.bands)
+        self._insert(bands.ravel(), rows)
+
+    def _merge(self) -> None:
+        if not self._recent:
+            return
+        keys = np.fromiter((bk for bk, rows in self._recent.items() for _ in rows), dtype=np.uint64)
+        rows = np.fromiter(
+            (row for found in self._recent.values() for row in found), dtype=np.uint32
+        )
+        self._recent = {}
+        self._recent_rows = 0
+        self._insert(keys, rows)
+
+    def _insert(self, keys: npt.NDArray[np.uint64], rows: npt.NDArray[np.uint32]) -> None:
+        order = np.argsort(keys, kind="stable")
+        keys, rows = keys[order], rows[order]
+        at = np.searchsorted(self._band_keys, keys, side="right")
+        self._band_keys = np.insert(self._band_keys, at, keys)
+        self._band_rows = np.insert(self._band_rows, at, rows)
 
     def candidates(self, sig: Sig) -> set[int]:
-        rows: set[int] = set()
-        for table, overflow, bk in zip(
-            self._tables, self._overflow, self.band_keys(sig), strict=True
-        ):
-            got = table.get(bk)
-            if got is None:
-                continue
-            rows.add(got)
-            more = overflow.get(bk)
-            if more:
-                rows.update(more)
-        return rows
+        found: set[int] = set()
+        query = self.band_keys(sig)
+        if len(self._band_keys):
+            q = np.asarray(query, dtype=np.uint64)
+            left = np.searchsorted(self._band_keys, q, side="left")
+            right = np.searchsorted(self._band_keys, q, side="right")
+            for lo, hi in zip(
+                left[left < right].tolist(), right[left < right].tolist(), strict=True
+            ):
+                found.update(self._band_rows[lo:hi].tolist())
+        if self._recent:
+            for bk in query:
+                recent = self._recent.get(bk)
+                if recent:
+                    found.update(recent)
+        return found
 
     def find(self, sig: Sig) -> str | None:
         """Key of the indexed signature most similar to ``sig`` if its estimated Jaccard is
@@ -196,12 +265,12 @@ class MinHashIndex(_MinHashLSH):
         if not rows:
             return None
         order = np.fromiter(rows, dtype=np.int64, count=len(rows))
-        k, sim = self._best(sig, self._sigs[order])
-        return self._keys[int(order[k])] if sim >= self.threshold else None
-
-    def add_many(self, items: Iterable[tuple[str, Sig]]) -> None:
-        for key, sig in items:
-            self.add(key, sig)
+        low = sig.astype(np.uint16)  # compared as stored: the low 16 bits
+        sims = np.count_nonzero(self._sigs[order] == low[None, :], axis=1)
+        k = int(sims.argmax())
+        if float(sims[k]) / self.num_perm < self.threshold:
+            return None
+        return self._keys[int(order[k])]
 
 
 class RedisNearDuplicateIndex(_MinHashLSH):
