@@ -35,7 +35,10 @@ _CLEANER = Cleaner(
     frames=True,
     forms=True,
     annoying_tags=True,
-    remove_unknown_tags=False,
+    # <base> would re-point every relative URL of a page that shows body_html; unknown tags
+    # (<portal src>, <x:script>) are unwrapped, their text kept: none loads anything then.
+    kill_tags=frozenset({"base"}),
+    remove_unknown_tags=True,
     safe_attrs_only=True,
     safe_attrs=frozenset(
         {"href", "src", "alt", "title", "width", "height", "colspan", "rowspan", "class", "id"}
@@ -183,8 +186,9 @@ def base_url(root: HtmlElement, url: str) -> str:
 
 
 def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -> str:
-    """The HTML of ``container`` without ``drop`` elements, scripts, styles, frames, event
-    handlers and ``javascript:`` URLs; links and image sources made absolute."""
+    """The HTML of ``container`` without ``drop`` elements, scripts, styles, frames, embeds,
+    forms, ``<base>``, ``<meta>``, unknown tags, event handlers and ``javascript:``/``data:``
+    URLs; links and image sources made absolute."""
     dropped = set(drop)
     # copy, then remove the counterparts of ``drop`` by walking both trees in step
     clone = copy.deepcopy(container)
