@@ -62,8 +62,9 @@ DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 #: Seconds between a busy worker's heartbeats; a worker silent for LIVE_WINDOW is dead.
 HEARTBEAT = 10.0
 LIVE_WINDOW = 60.0
-#: How soon an idle worker looks at the shared queue again when it holds requests (the
-#: engine alone would wait for its 5 s heartbeat).
+#: How often an idle worker looks at the shared frontier (the engine alone would wait for
+#: its 5 s heartbeat): it takes new work within this time, and the idle timeout counts
+#: from the first of a run of samples that all found the frontier empty.
 POLL = 0.5
 
 
@@ -402,6 +403,7 @@ class Frontier:
             self._idle_since = now
         idle = now - self._idle_since
         if idle < self.idle_timeout:
+            self._poll_soon()  # look again soon: another worker may fill the queue
             raise DontCloseSpider
         self._stats().set_value(f"{STAT}/idle_stop", round(idle, 1))
         logger.info(
@@ -414,8 +416,9 @@ class Frontier:
         )
 
     def _poll_soon(self) -> None:
-        """Have the engine look at the shared queue in POLL seconds rather than at its next
-        5 s heartbeat (private engine API; without it the heartbeat still comes)."""
+        """Have the engine look at the shared queue (and call this idle handler again) in
+        POLL seconds rather than at its next 5 s heartbeat (the engine's private
+        ``_slot.nextcall``; without it the heartbeat still comes)."""
         slot = getattr(self.crawler.engine, "_slot", None)
         nextcall = getattr(slot, "nextcall", None)
         if nextcall is not None:
