@@ -382,6 +382,12 @@ def test_the_crawl_commands_exit_codes_reach_scrapyd(
     assert any(f"Process died: exitstatus={status}" in line for line in died), died
     log = scrapyd.workdir / "logs" / PROJECT / SPIDER / f"{job}.log"
     assert message in (log.read_text(encoding="utf-8") if status == 3 else scrapyd.output)
+    # the default DATABASE_URL; checked (so created) before the arguments
+    db = sqlite3.connect(outputs / f"exit-{status}" / "chinanews.sqlite3")
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    runs = db.execute("SELECT ok, finish_reason FROM crawl_runs").fetchall() if tables else []
+    db.close()
+    assert runs == ([] if status == 2 else [(0, "finished")])
 
 
 def test_each_job_emits_every_story_once(site: tuple[LocalSite, Any], jobs: list[Job]) -> None:
