@@ -19,6 +19,7 @@ keeps the bands and signatures in Redis, so several crawl processes share one in
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
@@ -173,8 +174,10 @@ class MinHashIndex(_MinHashLSH):
         self._sigs = np.empty((1024, self.num_perm), dtype=np.uint16)
         self._band_keys = np.empty(0, dtype=np.uint64)  # sorted
         self._band_rows = np.empty(0, dtype=np.uint32)
-        #: Band key -> rows, for the rows added since the last merge.
-        self._recent: dict[int, list[int]] = {}
+        #: Band key -> first row, for the rows added since the last merge (ints only: nothing
+        #: for the garbage collector to track); the rare further rows of a key apart.
+        self._recent: dict[int, int] = {}
+        self._recent_more: dict[int, list[int]] = {}
         self._recent_rows = 0
 
     def __len__(self) -> int:
@@ -195,7 +198,8 @@ class MinHashIndex(_MinHashLSH):
         self._sigs[row] = sig  # the low 16 bits
         self._keys.append(key)
         for bk in self.band_keys(sig):
-            self._recent.setdefault(bk, []).append(row)
+            if self._recent.setdefault(bk, row) != row:
+                self._recent_more.setdefault(bk, []).append(row)
         self._recent_rows += 1
         if self._recent_rows >= self.merge_every:
             self._merge()
@@ -223,11 +227,13 @@ class MinHashIndex(_MinHashLSH):
     def _merge(self) -> None:
         if not self._recent:
             return
-        keys = np.fromiter((bk for bk, rows in self._recent.items() for _ in rows), dtype=np.uint64)
+        more = [(bk, row) for bk, rows in self._recent_more.items() for row in rows]
+        keys = np.fromiter(itertools.chain(self._recent, (bk for bk, _ in more)), dtype=np.uint64)
         rows = np.fromiter(
-            (row for found in self._recent.values() for row in found), dtype=np.uint32
+            itertools.chain(self._recent.values(), (row for _, row in more)), dtype=np.uint32
         )
         self._recent = {}
+        self._recent_more = {}
         self._recent_rows = 0
         self._insert(keys, rows)
 
@@ -251,9 +257,12 @@ class MinHashIndex(_MinHashLSH):
                 found.update(self._band_rows[lo:hi].tolist())
         if self._recent:
             for bk in query:
-                recent = self._recent.get(bk)
-                if recent:
-                    found.update(recent)
+                row = self._recent.get(bk)
+                if row is not None:
+                    found.add(row)
+                    more = self._recent_more.get(bk)
+                    if more:
+                        found.update(more)
         return found
 
     def find(self, sig: Sig) -> str | None:
