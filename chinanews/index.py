@@ -261,8 +261,10 @@ def redis_client(settings: Any) -> Any:
 
 
 def redact(url: str) -> str:
-    """A URL with its password replaced, fit for logs."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """A URL (or a message quoting URLs) with each password replaced, fit for logs. The
+    password runs to the last ``@`` before the host, as ``urlsplit`` reads it: one that
+    holds an unescaped ``@`` is hidden whole."""
+    return re.sub(r"(//[^:/@\s]*:)[^/\s]*@", r"\1***@", url)
 
 
 class IndexSettingError(ValueError):

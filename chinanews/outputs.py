@@ -9,15 +9,38 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from scrapy.crawler import Crawler
 
+#: What may not reach a file name from a spider attribute: path separators, control
+#: characters (NUL included), and runs of dots (``..`` climbs out of the directory).
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.+")
+
+
+def path_safe(value: Any) -> Any:
+    """``value`` fit to be one part of a file name: numbers as they are (``%(batch_id)05d``),
+    anything else as text whose separators, control characters and ``..`` are ``_``.
+    Spider attributes fill feed URI parameters, and ``-a NAME=VALUE`` sets any of them."""
+    if isinstance(value, (int, float)):
+        return value
+    return _UNSAFE.sub(lambda m: "_" * len(m.group()), str(value))
+
+
+class PathSafeParams(dict[str, Any]):
+    """Feed URI parameters whose values are made ``path_safe`` as they are read (by
+    ``uri % params``), so that the spider's many attributes are not all turned to text."""
+
+    def __getitem__(self, key: str) -> Any:
+        return path_safe(super().__getitem__(key))
+
 
 class _SpiderParams(dict[str, Any]):
-    """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand."""
+    """Feed URI parameters (``%(name)s``, ``%(time)s``) looked up on the spider on demand,
+    each made ``path_safe`` as ``FEED_URI_PARAMS`` makes them for the feed itself."""
 
     def __init__(self, spider: Any) -> None:
         super().__init__()
@@ -26,7 +49,7 @@ class _SpiderParams(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         if key == "time":
             return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace(":", "-")
-        return getattr(self.spider, key)
+        return path_safe(getattr(self.spider, key))
 
 
 def main_output(crawler: Crawler) -> Path | None:
@@ -49,8 +72,10 @@ def beside_output(crawler: Crawler, suffix: str) -> Path:
     if main is not None:
         return Path(os.path.splitext(main)[0] + suffix)
     spider = crawler.spider
-    name = getattr(spider, "name", "crawl")
-    run_id = getattr(spider, "run_id", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    name = path_safe(getattr(spider, "name", "crawl"))
+    run_id = path_safe(
+        getattr(spider, "run_id", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    )
     data_dir = crawler.settings.get("CHINANEWS_DATA_DIR") or "data"
     return Path(data_dir) / "outputs" / f"{name}-{run_id}{suffix}"
 

@@ -13,13 +13,26 @@ a few saved pages' ``body_html`` (``tests/test_extract_pages.py::test_body_html_
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import uuid
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
+from scrapy.extensions.feedexport import FeedExporter, apply_uri_params
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 from chinanews.extract import extract_article
+from chinanews.index import index_path, redact
+from chinanews.lake.addon import LAKE_FILES
+from chinanews.lake.feeds import uri_params
+from chinanews.logredact import RedactSecrets, SecretFilter, install, secrets_of
+from chinanews.outputs import beside_output, main_output, path_safe
+from chinanews.spiders.china_com import ArgumentError, ChinaComSpider, CrawlArgs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "tests" / "pages" / "c_seed.html").read_text("utf-8")
@@ -177,3 +190,207 @@ def test_ordinary_markup_is_kept() -> None:
     assert "<strong>加粗</strong>" in html
     assert '<td colspan="2">表格</td>' in html
     assert "<li>列表</li>" in html
+
+
+# -- spider arguments cannot move an output file ---------------------------------------
+
+#: ``-a NAME=VALUE`` arguments that try to climb out of the output directory.
+ESCAPES = {
+    "name": "../../../escaped",
+    "_job": "../x",
+    "foo": "../../etc",
+    "bar": "a\\..\\..\\b\x00",
+}
+#: Feed URI templates: the default JSONL, the lake's, and a user's with their own parameters.
+TEMPLATES = (
+    "jsonl/%(name)s/%(name)s-%(run_id)s.jsonl",
+    LAKE_FILES.replace("%(dt)s", "2025-11-24"),
+    "%(foo)s/%(bar)s/%(_job)s-%(time)s-%(batch_id)d.jsonl",
+)
+
+
+def spider_with(tmp_path: Path, feeds: dict[str, Any] | None = None, **arguments: str) -> Any:
+    settings: dict[str, Any] = {"CHINANEWS_DATA_DIR": str(tmp_path / "data")}
+    if feeds is not None:
+        settings["FEEDS"] = feeds
+    crawler = get_crawler(ChinaComSpider, settings)
+    spider = ChinaComSpider.from_crawler(crawler, start_urls="http://127.0.0.1:8000/", **arguments)
+    crawler.spider = spider
+    return spider
+
+
+def feed_path(base: Path, template: str, spider: Any, uri_params_function: Any) -> Path:
+    """Where Scrapy's feed exporter puts ``template`` under ``base`` for ``spider``: its
+    own ``_get_uri_params`` (every spider attribute, ``time``, ``batch_id``) through
+    ``uri_params_function``, then ``apply_uri_params``; dot segments resolved."""
+    params = FeedExporter._get_uri_params(None, spider, uri_params_function)  # type: ignore[arg-type]
+    return Path(os.path.normpath(base / apply_uri_params(template, params)))
+
+
+def unsafe_params(params: dict[str, Any], spider: Any) -> dict[str, Any]:
+    """``uri_params`` as it was: ``%(job)s`` added, the spider's attributes as they are."""
+    return {**params, "job": spider._job}
+
+
+def test_run_id_cannot_be_set_with_an_argument(tmp_path: Path) -> None:
+    spider = spider_with(tmp_path, run_id="../../x")
+    assert re.fullmatch(r"\d{8}T\d{6}Z", spider.run_id)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_feed_uri_parameters_never_leave_the_feed_directory(tmp_path: Path, template: str) -> None:
+    base = (tmp_path / "out").resolve()
+    spider = spider_with(tmp_path, **ESCAPES)
+    assert spider.name == ESCAPES["name"]  # Scrapy's Spider takes -a name as the name
+    # Scrapy's own parameters (without our FEED_URI_PARAMS) let the arguments through:
+    assert not feed_path(base, template, spider, unsafe_params).is_relative_to(base)
+    path = feed_path(base, template, spider, uri_params)
+    assert path.is_relative_to(base), path
+    assert len(path.relative_to(base).parts) == template.count("/") + 1
+    assert "\x00" not in str(path)
+
+
+def test_uri_params_keeps_numbers_and_ordinary_values(tmp_path: Path) -> None:
+    spider = spider_with(tmp_path, _job="6487ec79947edab326d6db28a2d86511e8247444")
+    name = apply_uri_params(
+        "%(name)s-%(job)s-%(batch_id)05d.parquet",
+        FeedExporter._get_uri_params(None, spider, uri_params),  # type: ignore[arg-type]
+    )
+    assert name == "china_com-6487ec79947edab326d6db28a2d86511e8247444-00001.parquet"
+
+
+def test_path_safe() -> None:
+    assert path_safe("../../x") == "______x"
+    assert path_safe("a\\b\x00c/d") == "a_b_c_d"
+    assert path_safe("20261128T040000Z") == "20261128T040000Z"
+    assert path_safe("2026-11-28T04-00-00+00-00") == "2026-11-28T04-00-00+00-00"
+    assert path_safe(7) == 7
+
+
+def test_side_outputs_stay_in_the_data_directory(tmp_path: Path) -> None:
+    """The report, rejects and duplicates go beside the feed (default: under the data
+    directory), whose path is filled from the same spider attributes."""
+    data = (tmp_path / "data").resolve()
+    crawler = spider_with(tmp_path, name="../../../escaped").crawler
+    main = main_output(crawler)
+    assert main is not None and main.resolve().is_relative_to(data), main
+    assert beside_output(crawler, ".report.json").resolve().is_relative_to(data)
+    # no local feed: <data dir>/outputs/<name>-<run id><suffix>
+    s3 = {"s3://bucket/%(name)s.jsonl": {"format": "jsonlines"}}
+    crawler = spider_with(tmp_path, feeds=s3, name="../../../escaped").crawler
+    assert main_output(crawler) is None
+    fallback = beside_output(crawler, ".rejects.jsonl").resolve()
+    assert fallback.is_relative_to(data / "outputs"), fallback
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="chinanews.index.index_path builds <data>/index/<spider name>.sqlite3 from the "
+    "spider's name, which -a name=… sets: the spider should refuse a name argument",
+)
+def test_the_index_file_stays_in_the_data_directory(tmp_path: Path) -> None:
+    spider = spider_with(tmp_path, name="../../../escaped")
+    path = Path(index_path(spider.crawler)).resolve()
+    assert path.is_relative_to((tmp_path / "data").resolve()), path
+
+
+# -- spider arguments never reach SQL ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"since": "2025-01-01'; DROP TABLE articles; --"},
+        {"since": "2025-01-01); DELETE FROM crawl_runs; --"},
+        {"channels": "domestic'); DROP TABLE articles; --"},
+        {"fresh": "1; DROP TABLE articles"},
+        {"render": "never'; DROP TABLE articles; --"},
+        {"start_urls": "'; DROP TABLE articles; --"},
+    ],
+)
+def test_sql_in_an_argument_fails_its_validation(arguments: dict[str, str]) -> None:
+    with pytest.raises(ArgumentError):
+        CrawlArgs.parse(arguments)
+
+
+# -- secrets stay out of the log --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgresql://u:p@ss@h:5432/db", "postgresql://u:***@h:5432/db"),  # '@' unescaped
+        ("redis://user:S3cret@127.0.0.1:6379/0", "redis://user:***@127.0.0.1:6379/0"),
+        ("s3://AKID:c2VjcmV0@bucket/x.jsonl", "s3://AKID:***@bucket/x.jsonl"),
+        (
+            "cannot use redis://:pw@h:6379/0 nor postgresql://a:b@c/d, ask x@y.org",
+            "cannot use redis://:***@h:6379/0 nor postgresql://a:***@c/d, ask x@y.org",
+        ),
+        ("sqlite:///data/chinanews.sqlite3", "sqlite:///data/chinanews.sqlite3"),
+        ("mailto:x@y.org https://h/a@b", "mailto:x@y.org https://h/a@b"),
+    ],
+)
+def test_redact(url: str, redacted: str) -> None:
+    assert redact(url) == redacted
+
+
+def test_secrets_of_a_crawl() -> None:
+    settings = Settings(
+        {
+            "AWS_SECRET_ACCESS_KEY": "aws-secret-1",
+            "DATABASE_URL": "postgresql://postgres:S3cret%40Pw@127.0.0.1:5432/db",
+            "REDIS_URL": "redis://:redis-pw@127.0.0.1:6379/0",
+            "FEEDS": {"s3://AKID:feed-secret@bucket/%(name)s.jsonl": {"format": "jsonlines"}},
+        }
+    )
+    environ = {"AWS_SESSION_TOKEN": "session-token", "SCRAPYD_PASSWORD": "pw"}  # "pw": short
+    assert secrets_of(settings, environ) == {
+        "aws-secret-1",
+        "S3cret%40Pw",
+        "S3cret@Pw",
+        "redis-pw",
+        "feed-secret",
+        "session-token",
+    }
+
+
+def test_the_filter_hides_secrets_in_messages_arguments_and_tracebacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("chinanews.test_security")
+    install(["aws-secret-1"], handlers=[caplog.handler])
+    try:
+        logger.warning("key %s at %s", "aws-secret-1", "postgresql://u:pg-pw@h/db")
+        try:
+            raise ValueError("connect to redis://:redis-pw@h:6379/0 failed (aws-secret-1)")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        for f in [f for f in caplog.handler.filters if isinstance(f, SecretFilter)]:
+            caplog.handler.removeFilter(f)
+    text = caplog.text
+    for secret in ("aws-secret-1", "pg-pw", "redis-pw"):
+        assert secret not in text
+    assert "key *** at postgresql://u:***@h/db" in text
+    assert "ValueError: connect to redis://:***@h:6379/0 failed (***)" in text
+
+
+def test_the_addon_hides_what_scrapy_logs_of_the_settings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Scrapy's "Overridden settings" line prints its own settings given with ``-s``
+    (``AWS_SECRET_ACCESS_KEY`` is one); with the add-on it prints ``***``."""
+    secret = f"aws-{uuid.uuid4().hex}"
+    settings = {"AWS_SECRET_ACCESS_KEY": secret, "LOG_LEVEL": "INFO"}
+    with caplog.at_level(logging.INFO, logger="scrapy.crawler"):
+        get_crawler(ChinaComSpider, settings)
+    assert secret in caplog.text  # Scrapy alone logs it
+    caplog.clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="scrapy.crawler"):
+            get_crawler(ChinaComSpider, {**settings, "ADDONS": {RedactSecrets: 0}})
+    finally:
+        install([])
+    assert "Overridden settings" in caplog.text
+    assert "'AWS_SECRET_ACCESS_KEY': '***'" in caplog.text
+    assert secret not in caplog.text

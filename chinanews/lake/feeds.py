@@ -31,6 +31,7 @@ from scrapy.extensions.feedexport import FeedExporter, FeedSlot, apply_uri_param
 from scrapy.utils.misc import load_object
 
 from chinanews.lake.times import SITE_ZONE, parse_time
+from chinanews.outputs import PathSafeParams
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -75,9 +76,11 @@ def job_id(spider: Any) -> str:
 
 def uri_params(params: dict[str, Any], spider: Spider) -> dict[str, Any]:
     """``FEED_URI_PARAMS``: adds ``%(job)s`` (see ``job_id``) to the spider's attributes,
-    ``%(time)s``, ``%(batch_id)d`` and, for partitioned feeds, ``%(dt)s``."""
+    ``%(time)s``, ``%(batch_id)d`` and, for partitioned feeds, ``%(dt)s``; every value made
+    ``path_safe`` when read, since ``-a NAME=VALUE`` sets any spider attribute (``-a name=../..``
+    would otherwise write outside the feed's directory)."""
     params["job"] = job_id(spider)
-    return params
+    return PathSafeParams(params)
 
 
 class PartitionedFeedExporter(FeedExporter):
