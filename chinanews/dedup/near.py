@@ -238,23 +238,34 @@ class MinHashIndex(_MinHashLSH):
         self._insert(keys, rows)
 
     def _insert(self, keys: npt.NDArray[np.uint64], rows: npt.NDArray[np.uint32]) -> None:
-        order = np.argsort(keys, kind="stable")
+        """Merge ``keys`` (any order) and their rows into the sorted arrays: one sort of the
+        new keys, then a linear merge."""
+        order = np.argsort(keys)
         keys, rows = keys[order], rows[order]
-        at = np.searchsorted(self._band_keys, keys, side="right")
-        self._band_keys = np.insert(self._band_keys, at, keys)
-        self._band_rows = np.insert(self._band_rows, at, rows)
+        old_keys, old_rows = self._band_keys, self._band_rows
+        # where each new key lands in the merged array
+        at = np.searchsorted(old_keys, keys, side="right") + np.arange(len(keys))
+        is_new = np.zeros(len(old_keys) + len(keys), dtype=bool)
+        is_new[at] = True
+        merged_keys = np.empty(len(is_new), dtype=np.uint64)
+        merged_rows = np.empty(len(is_new), dtype=np.uint32)
+        merged_keys[at], merged_rows[at] = keys, rows
+        merged_keys[~is_new], merged_rows[~is_new] = old_keys, old_rows
+        self._band_keys, self._band_rows = merged_keys, merged_rows
 
     def candidates(self, sig: Sig) -> set[int]:
         found: set[int] = set()
         query = self.band_keys(sig)
-        if len(self._band_keys):
+        keys = self._band_keys
+        if len(keys):
             q = np.asarray(query, dtype=np.uint64)
-            left = np.searchsorted(self._band_keys, q, side="left")
-            right = np.searchsorted(self._band_keys, q, side="right")
-            for lo, hi in zip(
-                left[left < right].tolist(), right[left < right].tolist(), strict=True
-            ):
-                found.update(self._band_rows[lo:hi].tolist())
+            # One binary search per band key; a hit is the start of its (short) run.
+            at = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+            for start in at[keys[at] == q].tolist():
+                end = start + 1
+                while end < len(keys) and keys[end] == keys[start]:
+                    end += 1
+                found.update(self._band_rows[start:end].tolist())
         if self._recent:
             for bk in query:
                 row = self._recent.get(bk)
