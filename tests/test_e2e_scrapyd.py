@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from chinanews.localsite import LocalSite, serve
+from chinanews.localsite import LocalSite, serve, serve_outside
 from tests.conftest import LOCAL_SETTINGS, outside_base
 from tests.test_package_data import copy_project
 
@@ -254,6 +254,14 @@ def site(sentinel: Any) -> Iterator[tuple[LocalSite, Any]]:
         yield local, server
 
 
+@pytest.fixture(scope="module")
+def empty_site() -> Iterator[str]:
+    """A site with no article: every page is a short text (not the session's sentinel,
+    whose requests other tests count)."""
+    with serve_outside() as server:
+        yield server.start_url
+
+
 @dataclass
 class Job:
     """One finished Scrapyd job and what it wrote."""
@@ -365,7 +373,7 @@ def test_each_job_ends_cleanly_with_its_crawl_summary(scrapyd: Scrapyd, jobs: li
 def test_the_crawl_commands_exit_codes_reach_scrapyd(
     scrapyd: Scrapyd,
     deployed: subprocess.CompletedProcess[str],
-    sentinel: Any,
+    empty_site: str,
     outputs: Path,
     args: dict[str, str],
     status: int,
@@ -374,7 +382,7 @@ def test_the_crawl_commands_exit_codes_reach_scrapyd(
     """A bad argument (exit 2) and a crawl that finds no article (exit 3, the quality
     checks) show in Scrapyd's log as a died process with that status."""
     job = scrapyd.schedule(
-        {"start_urls": outside_base(sentinel), **args},
+        {"start_urls": empty_site, **args},
         {**LOCAL_SETTINGS, "CHINANEWS_DATA_DIR": str(outputs / f"exit-{status}")},
     )
     scrapyd.wait(job)
