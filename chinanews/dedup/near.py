@@ -204,25 +204,34 @@ class MinHashIndex(_MinHashLSH):
         if self._recent_rows >= self.merge_every:
             self._merge()
 
-    def add_many(self, items: Iterable[tuple[str, Sig]]) -> None:
-        """Index many signatures at once (opening a crawl's index): one vectorised pass."""
-        keys: list[str] = []
-        sigs: list[Sig] = []
-        for key, sig in items:
-            if not self.is_empty(sig):
-                keys.append(key)
-                sigs.append(sig)
-        if not keys:
-            return
+    def add_many(self, items: Iterable[tuple[str, Sig]], chunk: int = 65_536) -> None:
+        """Index many signatures at once (opening a crawl's index): signatures copied in
+        chunks, band keys computed chunk by chunk, one merge at the end."""
         self._merge()
         first = len(self._keys)
-        matrix = np.stack(sigs)
-        self._grow(first + len(keys))
-        self._sigs[first : first + len(keys)] = matrix
-        self._keys.extend(keys)
-        bands = self.band_matrix(matrix)  # (n, bands)
-        rows = np.repeat(np.arange(first, first + len(keys), dtype=np.uint32), self.bands)
-        self._insert(bands.ravel(), rows)
+        band_keys: list[npt.NDArray[np.uint64]] = []
+        batch: list[Sig] = []
+
+        def flush() -> None:
+            start = len(self._keys) - len(batch)
+            matrix = np.stack(batch)
+            self._sigs[start : start + len(batch)] = matrix
+            band_keys.append(self.band_matrix(matrix).ravel())
+            batch.clear()
+
+        for key, sig in items:
+            if self.is_empty(sig):
+                continue
+            self._grow(len(self._keys) + 1)
+            self._keys.append(key)
+            batch.append(sig)
+            if len(batch) >= chunk:
+                flush()
+        if batch:
+            flush()
+        if band_keys:
+            rows = np.repeat(np.arange(first, len(self._keys), dtype=np.uint32), self.bands)
+            self._insert(np.concatenate(band_keys), rows)
 
     def _merge(self) -> None:
         if not self._recent:
