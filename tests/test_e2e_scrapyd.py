@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,6 @@ class Deploy:
 
     project: Path
     env: dict[str, str]
-    runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
 
     def run(
         self, *args: str, env: dict[str, str] | None = None
@@ -216,7 +215,6 @@ class Deploy:
             text=True,
             timeout=180,
         )
-        self.runs.append(proc)
         return proc
 
 
