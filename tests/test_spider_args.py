@@ -54,3 +54,11 @@ def test_bad_arguments_say_what_to_fix(kwargs: dict[str, str], message: str) -> 
     with pytest.raises(ArgumentError) as info:
         CrawlArgs.parse(kwargs)
     assert message in str(info.value)
+
+
+def test_run_id_is_the_scrapyd_job_when_there_is_one() -> None:
+    assert ChinaComSpider(_job="6487ec79947edab326d6db28a2d86511").run_id == (
+        "6487ec79947edab326d6db28a2d86511"
+    )
+    assert ChinaComSpider(_job="../../etc/x").run_id == "etc_x"  # path-safe
+    assert ChinaComSpider().run_id.endswith("Z")  # else the UTC start time

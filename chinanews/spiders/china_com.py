@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -174,7 +175,9 @@ class ChinaComSpider(scrapy.Spider):
         #: nor when recovering a killed JOBDIR run: chinanews.jobdir).
         self.skip_known = not self.args.fresh
         #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
-        self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        #: Under Scrapyd, the job id (unique even for jobs started in the same second).
+        job = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(self, "_job", "") or "")).strip("._")
+        self.run_id = job or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ChinaComSpider:
