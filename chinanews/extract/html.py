@@ -6,6 +6,7 @@ precompiled XPath; nothing here touches the network.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -57,6 +58,14 @@ def decode(html: str | bytes | None, encoding: str | None = None) -> str:
     data = bytes(html)
     try:
         enc = resolve_encoding(encoding) if encoding else None
+        if enc is not None and not _decodes(data, enc):
+            # the header lies (a GBK page served as UTF-8, or the reverse): the page's own
+            # declaration, if the bytes are valid in it and it is a multi-byte codec (that
+            # the bytes fit a single-byte one such as Latin-1 says nothing)
+            declared = html_body_declared_encoding(data[:16384])
+            alt = resolve_encoding(declared) if declared else None
+            if alt in _MULTIBYTE and _decodes(data, alt):
+                enc = alt
         if enc is None and encoding is None:
             declared = html_body_declared_encoding(data[:16384])
             if declared is None:
@@ -71,6 +80,19 @@ def decode(html: str | bytes | None, encoding: str | None = None) -> str:
         return html_to_unicode(header, data)[1]
     except Exception:  # an unknown or broken declaration
         return data.decode("utf-8", errors="replace")
+
+
+#: Multi-byte codecs, as ``resolve_encoding`` names them (GBK and GB2312 become gb18030).
+_MULTIBYTE = frozenset({"utf-8", "gb18030", "big5hkscs", "cp932", "euc_jp", "cp949"})
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """``data`` is valid in ``encoding`` (an incomplete last character aside: a cut page)."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 def declared_charset(content_type: str | None) -> str | None:
