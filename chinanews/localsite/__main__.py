@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from .faults import KINDS, FaultPlan
 from .server import serve
 from .site import LocalSite
 
@@ -27,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
             default=0.0,
             help="share of article pages that are JavaScript variants (default 0)",
         )
+        f = s.add_argument_group("faults (chinanews.localsite.faults; off unless --faults)")
+        f.add_argument("--faults", type=int, metavar="SEED", help="inject faults drawn from SEED")
+        f.add_argument("--fault-articles", type=float, default=FaultPlan.articles)
+        f.add_argument("--fault-lists", type=float, default=FaultPlan.lists)
+        f.add_argument("--fault-permanent", type=float, default=FaultPlan.permanent)
+        f.add_argument("--fault-max-failures", type=int, default=FaultPlan.max_failures)
+        f.add_argument("--fault-stall", type=float, default=FaultPlan.stall_seconds)
+        f.add_argument(
+            "--fault-kinds", default=",".join(KINDS), help="comma-separated (default: all)"
+        )
         if name == "serve":
             s.add_argument("--host", default="127.0.0.1")
             s.add_argument("--port", type=int, default=8000)
@@ -42,7 +53,23 @@ def main(argv: list[str] | None = None) -> int:
             )
     args = p.parse_args(argv)
     t0 = time.monotonic()
-    site = LocalSite(size=args.size, seed=args.seed, outside_base=args.outside, js=args.js)
+    faults = None
+    if args.faults is not None:
+        try:
+            faults = FaultPlan(
+                seed=args.faults,
+                articles=args.fault_articles,
+                lists=args.fault_lists,
+                permanent=args.fault_permanent,
+                max_failures=args.fault_max_failures,
+                stall_seconds=args.fault_stall,
+                kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+            )
+        except ValueError as exc:
+            p.error(str(exc))
+    site = LocalSite(
+        size=args.size, seed=args.seed, outside_base=args.outside, js=args.js, faults=faults
+    )
     if args.cmd == "serve":
         with serve(site, args.host, args.port, verbose=args.verbose) as base:
             print(f"base URL:  {base}", flush=True)
@@ -56,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
-                pass
+                if site.faults is not None:
+                    print(f"faults injected: {dict(site.faults.injected)}", file=sys.stderr)
         return 0
     if args.cmd == "expected":
         for item in site.expected(args.base, rendered=not args.static).values():

@@ -13,6 +13,7 @@ import html
 import random
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -777,10 +778,16 @@ class SiteModel:
         return items
 
     # ----------------------------------------------------------------- truth
-    def reachable(self, rendered: bool = True) -> tuple[set[int], dict[str, str]]:
+    def reachable(
+        self, rendered: bool = True, blocked: Mapping[int, str] | None = None
+    ) -> tuple[set[int], dict[str, str]]:
         """Articles a crawler starting at ``/`` reaches, and the non-article paths it meets.
         ``rendered=False``: a crawler that reads the HTML as served and runs no script (the
-        JavaScript variants' related lists, injected bodies and ``/news/roll/`` stay empty)."""
+        JavaScript variants' related lists, injected bodies and ``/news/roll/`` stay empty).
+        ``blocked``: article -> reason, for pages that never arrive (a permanent fault): the
+        crawler meets them (they are non-article paths with that reason) but neither they
+        nor the links on them are reached."""
+        blocked = blocked or {}
         seen: set[int] = set()
         non: dict[str, str] = {}
         stack: list[int] = []
@@ -796,6 +803,9 @@ class SiteModel:
         while stack:
             i = stack.pop()
             if i in seen:
+                continue
+            if i in blocked:
+                non[self.path_of(i)] = blocked[i]
                 continue
             seen.add(i)
             a = self.arts[i]

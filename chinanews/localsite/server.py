@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .faults import KINDS_LABEL, relabel
 from .site import LocalSite
 
 
@@ -58,8 +61,16 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
             else:
                 address: Any = self.server.server_address
                 host = self.headers.get("Host") or f"{address[0]}:{address[1]}"
+                faults = site.faults
+                fault = faults.on_request(self.path) if faults is not None else None
+                if faults is not None and fault is not None and fault not in KINDS_LABEL:
+                    self._fail(fault, faults.plan.stall_seconds, host)
+                    return
                 r = site.render(self.path, f"http://{host}")
                 body, status, headers, delay = r.body, r.status, r.headers, r.delay
+                if fault is not None:
+                    body, ctype = relabel(fault, body)
+                    headers = [("Content-Type", ctype), *headers[1:]]
             if delay:
                 time.sleep(delay)
             self.send_response(status)
@@ -69,6 +80,37 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
             self.end_headers()
             if send_body:
                 self.wfile.write(body)
+
+        def _fail(self, kind: str, stall_seconds: float, host: str) -> None:
+            """Answer with the transport fault ``kind`` (see ``chinanews.localsite.faults``)."""
+            self.close_connection = True
+            if kind in ("http500", "http503"):
+                status = int(kind[4:])
+                body = f"<html><body><h1>{status}</h1></body></html>\n".encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+            elif kind == "truncate":
+                assert site is not None
+                r = site.render(self.path, f"http://{host}")
+                body = r.body
+                self.send_response(200)
+                for k, v in r.headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+            else:  # reset, or a stall past the client's timeout that ends in one
+                if kind == "stall":
+                    time.sleep(stall_seconds)
+                # linger 0: close() sends an RST, not a FIN
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
 
         def log_message(self, format: str, *args: Any) -> None:
             if verbose:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from chinanews.urls import canonical_url
 
 from . import render
+from .faults import FaultPlan, Faults
 from .model import _LRU, BASE, EXPECTED_FEATURES, LISTS, SiteModel
 from .pairs import LabelledPair, near_duplicate_pairs
 
@@ -42,6 +43,8 @@ class LocalSite:
     ``size`` is about the number of article pages, ``seed`` fixes every byte, ``outside_base``
     is where source links, ad links and the off-site redirect point. ``js`` (0 to 1, default
     0) is the share of article pages made JavaScript variants (``docs/local-site.md``).
+    ``faults`` makes the server fail some requests (``chinanews.localsite.faults``); the
+    pages rendered stay the same, and the truth leaves out what a permanent fault hides.
     """
 
     #: The one start URL path a crawler needs.
@@ -55,8 +58,11 @@ class LocalSite:
         seed: int = 1,
         outside_base: str = "http://localhost:9/",
         js: float = 0.0,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.model = SiteModel(size=size, seed=seed, outside_base=outside_base, js=js)
+        #: The faults the server injects (None: a server that never fails).
+        self.faults = Faults(faults, self.model) if faults is not None else None
         self._cache: _LRU = _LRU(512)
         self._lock = threading.Lock()  # the caches are shared by the server's threads
 
@@ -226,7 +232,7 @@ class LocalSite:
         yields, which ``render=never`` emits. They differ only on a site with ``js`` > 0."""
         m = self.model
         with self._lock:
-            seen, _ = m.reachable(rendered)
+            seen, _ = m.reachable(rendered, self._blocked())
         base = base_url.rstrip("/")
         out = {}
         for i in sorted(seen):
@@ -239,10 +245,17 @@ class LocalSite:
 
     def non_articles(self, base_url: str, rendered: bool = True) -> dict[str, str]:
         """Served (or linked) URLs a crawler meets that must not become articles -> reason.
-        With ``rendered=False`` the script-injected bodies are ``no_body``."""
-        _, non = self.model.reachable(rendered)
+        With ``rendered=False`` the script-injected bodies are ``no_body``; with faults, the
+        pages that always fail are ``fault_<kind>``."""
+        _, non = self.model.reachable(rendered, self._blocked())
         base = base_url.rstrip("/")
         return {base + p: r for p, r in sorted(non.items())}
+
+    def _blocked(self) -> dict[int, str]:
+        """Article -> ``fault_<kind>`` for the pages a permanent fault keeps from every request."""
+        if self.faults is None:
+            return {}
+        return {i: f"fault_{f.kind}" for i, f in self.faults.permanent_articles().items()}
 
     def js_pages(self, base_url: str) -> dict[str, list[str]]:
         """The JavaScript variants by kind: ``related`` (related list filled by a script),
