@@ -88,6 +88,11 @@ class ArticleIndex:
     def knows(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone() is not None
 
+    def last_seen(self, key: str) -> str | None:
+        """When the article was last recorded (UTC, ISO 8601), or None."""
+        row = self.db.execute("SELECT last_seen FROM seen WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
     def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
         """The URL of an original (not itself a duplicate) article with this content hash."""
         row = self.db.execute(
@@ -179,6 +184,10 @@ class RedisArticleIndex:
 
     def knows(self, key: str) -> bool:
         return bool(self.redis.exists(self._seen(key)))
+
+    def last_seen(self, key: str) -> str | None:
+        value = self.redis.hget(self._seen(key), "last_seen")
+        return value.decode() if value is not None else None
 
     def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
         value = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "url")

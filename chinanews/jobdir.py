@@ -29,18 +29,23 @@ Without ``JOBDIR`` none of this runs. See ``docs/scheduling.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import pickle
 import shutil
+import sqlite3
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
+from scrapy.utils.request import request_from_dict
 
 from chinanews.outputs import main_output
 
@@ -130,16 +135,29 @@ class JobDir:
             self._append_to_feeds(settings)
         if crashed:
             moved = self._set_aside(Path(jobdir), attempt - 1)
-            spider.skip_known = False
             settings.set("CHINANEWS_RECOVER", True, priority="addon")
+            if FrontierJournal.checkpointed(Path(jobdir) / JOURNAL_FILE):
+                # The journal's requests go back in the queue; what this run already fetched
+                # is not fetched again (chinanews.jobdir module docstring).
+                spider.recovering_since = state["created"]
+                how = (
+                    "the requests pending at its last checkpoint are queued again, with the "
+                    "seeds; articles it already fetched are not fetched again"
+                )
+            else:
+                spider.skip_known = False
+                how = (
+                    "it died before its first checkpoint, so this attempt starts again from the "
+                    "seeds, fetching known articles again"
+                )
             logger.warning(
-                "JOBDIR %s: attempt %d of run %s did not close (killed?); its request queue "
-                "cannot be trusted, so this attempt starts again from the seeds, fetching "
-                "known articles again, and the article index keeps what was emitted from "
-                "being emitted twice%s",
+                "JOBDIR %s: attempt %d of run %s did not close (killed?); Scrapy's queue cannot "
+                "be trusted: %s; the article index keeps what was emitted from being emitted "
+                "twice%s",
                 jobdir,
                 attempt - 1,
                 spider.run_id,
+                how,
                 f" (moved aside: {', '.join(moved)})" if moved else "",
             )
         elif attempt > 1:
@@ -177,6 +195,94 @@ class JobDir:
         return moved
 
 
+JOURNAL_FILE = "frontier.sqlite3"
+
+
+class FrontierJournal:
+    """The requests scheduled and not yet done, committed at each checkpoint with the index,
+    in ``JOBDIR/frontier.sqlite3``: what a killed attempt had left to do.
+
+    A request is done when its callback has run to the end and every item it produced has
+    left the pipelines (scraped, dropped or failed): until then, a kill must bring it back.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.executescript(
+            """CREATE TABLE IF NOT EXISTS pending (fp TEXT PRIMARY KEY, request BLOB NOT NULL);
+               CREATE TABLE IF NOT EXISTS deferred (id TEXT PRIMARY KEY, url TEXT NOT NULL);
+               CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"""
+        )
+
+    @staticmethod
+    def checkpointed(path: Path) -> bool:
+        """True when the journal at ``path`` holds at least one committed checkpoint."""
+        if not path.exists():
+            return False
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            try:
+                row = db.execute("SELECT value FROM meta WHERE name = 'checkpoints'").fetchone()
+            except sqlite3.OperationalError:  # no meta table: never committed
+                return False
+        return bool(row and int(row[0]) > 0)
+
+    def scheduled(self, fp: str, request: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?)", (fp, request))
+
+    def done(self, fp: str) -> None:
+        self.db.execute("DELETE FROM pending WHERE fp = ?", (fp,))
+
+    def pending(self) -> list[bytes]:
+        return [row[0] for row in self.db.execute("SELECT request FROM pending")]
+
+    def deferred(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT id, url FROM deferred"))
+
+    def commit(self, deferred: dict[str, str]) -> None:
+        """Commit, with the links the spider holds back (mobile mirrors) as they are now."""
+        self.db.execute("DELETE FROM deferred")
+        self.db.executemany("INSERT INTO deferred VALUES (?, ?)", deferred.items())
+        self.db.execute(
+            """INSERT INTO meta VALUES ('checkpoints', '1') ON CONFLICT (name)
+               DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
+        )
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class JournalMiddleware:
+    """Spider middleware (outermost): tells ``Checkpoints`` when a response's callback has
+    run to the end, and which items it produced."""
+
+    def __init__(self, checkpoints: Checkpoints) -> None:
+        self.checkpoints = checkpoints
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> JournalMiddleware:
+        checkpoints = crawler.get_extension(Checkpoints)
+        if checkpoints is None:
+            raise NotConfigured("no JOBDIR")
+        return cls(checkpoints)
+
+    async def process_spider_output(
+        self, response: Any, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        fp = self.checkpoints.fingerprint(response.request)
+        async for output in result:
+            if fp is not None and not isinstance(output, Request):
+                self.checkpoints.item_started(fp)
+            yield output
+        if fp is not None:
+            self.checkpoints.callback_done(fp)
+
+    def process_spider_exception(self, response: Any, exception: BaseException) -> None:
+        fp = self.checkpoints.fingerprint(response.request)
+        if fp is not None:
+            self.checkpoints.callback_done(fp)
+
+
 class Checkpoints:
     """Extension: commits the article index only behind the outputs, and replays the feed of
     a dead attempt (see the module docstring). Not configured without ``JOBDIR``."""
@@ -188,14 +294,74 @@ class Checkpoints:
         self.every = max(1, crawler.settings.getint("CHINANEWS_CHECKPOINT_ITEMS", 200))
         self.items = 0
         self.state: Any = None
+        jobdir = Path(crawler.settings["JOBDIR"])
+        jobdir.mkdir(parents=True, exist_ok=True)
+        self.journal = FrontierJournal(jobdir / JOURNAL_FILE)
+        #: Items of a response still in the pipelines, and responses whose callback ended.
+        self.outstanding: dict[str, int] = {}
+        self.ended: set[str] = set()
+        self._unjournaled = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Checkpoints:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.item_left, signal=signals.item_dropped)
+        crawler.signals.connect(ext.item_left, signal=signals.item_error)
+        crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
+
+    # -- the frontier journal ---------------------------------------------------------
+
+    def fingerprint(self, request: Request | None) -> str | None:
+        if request is None:
+            return None
+        return self.crawler.request_fingerprinter.fingerprint(request).hex()
+
+    def request_scheduled(self, request: Request) -> None:
+        try:
+            blob = pickle.dumps(request.to_dict(spider=self.crawler.spider), protocol=4)
+        except (ValueError, TypeError, AttributeError, pickle.PicklingError) as exc:
+            # Not resumable after a kill (Scrapy's own disk queue keeps such requests in
+            # memory too); counted, and logged once.
+            self._unjournaled += 1
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value(f"{STAT}/unjournaled")
+            if self._unjournaled == 1:
+                logger.warning("Request not journaled (%s): %s", exc, request)
+            return
+        fp = self.fingerprint(request)
+        assert fp is not None
+        self.journal.scheduled(fp, blob)
+
+    def request_dropped(self, request: Request) -> None:
+        fp = self.fingerprint(request)
+        if fp is not None:
+            self.journal.done(fp)
+
+    def item_started(self, fp: str) -> None:
+        self.outstanding[fp] = self.outstanding.get(fp, 0) + 1
+
+    def callback_done(self, fp: str) -> None:
+        if self.outstanding.get(fp, 0) == 0:
+            self.outstanding.pop(fp, None)
+            self.journal.done(fp)
+        else:
+            self.ended.add(fp)
+
+    def item_left(self, response: Any = None) -> None:
+        request = getattr(response, "request", None)
+        fp = self.fingerprint(request) if isinstance(request, Request) else None
+        if fp is None or fp not in self.outstanding:
+            return
+        self.outstanding[fp] -= 1
+        if self.outstanding[fp] <= 0 and fp in self.ended:
+            del self.outstanding[fp]
+            self.ended.discard(fp)
+            self.journal.done(fp)
 
     def spider_opened(self) -> None:
         from chinanews.index import ArticleIndex, CrawlState
@@ -249,6 +415,7 @@ class Checkpoints:
                     )
         index.commit()
         self._recover_lake(feed)
+        self._requeue()
         stats.set_value(f"{STAT}/replayed", lines)
         stats.set_value(f"{STAT}/replayed_into_index", indexed)
         logger.warning(
@@ -258,6 +425,27 @@ class Checkpoints:
             feed,
             indexed,
             ", all upserted into the database again" if database is not None else "",
+        )
+
+    def _requeue(self) -> None:
+        """Queue again what the dead attempt had pending at its last checkpoint, and the
+        links its spider held back."""
+        spider: Any = self.crawler.spider
+        if getattr(spider, "recovering_since", None) is None:
+            return  # no checkpoint: the whole crawl is walked again
+        engine = self.crawler.engine
+        assert engine is not None and self.crawler.stats is not None
+        pending = self.journal.pending()
+        for blob in pending:
+            engine.crawl(request_from_dict(pickle.loads(blob), spider=spider))
+        deferred = self.journal.deferred()
+        spider._mobile_pending.update(deferred)
+        self.crawler.stats.set_value(f"{STAT}/requeued", len(pending))
+        logger.warning(
+            "Recovery: %d requests pending at the last checkpoint queued again, %d held-back "
+            "links restored",
+            len(pending),
+            len(deferred),
         )
 
     def _recover_lake(self, feed: Path) -> None:
@@ -303,7 +491,8 @@ class Checkpoints:
                 rewritten,
             )
 
-    def item_scraped(self) -> None:
+    def item_scraped(self, response: Any = None) -> None:
+        self.item_left(response)
         self.items += 1
         if self.items % self.every == 0:
             self.checkpoint()
@@ -326,10 +515,15 @@ class Checkpoints:
         if self.state is not None:
             self.state.duplicates.flush()
             self.state.index.commit()
+        spider: Any = self.crawler.spider
+        self.journal.commit(dict(getattr(spider, "_mobile_pending", {})))
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"{STAT}/checkpoints")
 
     def spider_closed(self, reason: str) -> None:
+        spider: Any = self.crawler.spider
+        self.journal.commit(dict(getattr(spider, "_mobile_pending", {})))
+        self.journal.close()
         jobdir = self.crawler.settings["JOBDIR"]
         state = read_state(jobdir) or {}
         state["closed"] = True

@@ -66,6 +66,12 @@ DOWNLOADER_MIDDLEWARES = {
     "chinanews.middlewares.RobotsTxtMiddleware": 100,
 }
 
+SPIDER_MIDDLEWARES = {
+    # With JOBDIR: which requests are done, for the frontier journal (chinanews/jobdir.py).
+    # Outermost, so that a callback's output has reached the engine when it says so.
+    "chinanews.jobdir.JournalMiddleware": 10,
+}
+
 ITEM_PIPELINES = {
     "chinanews.pipelines.clean.CleanPipeline": 100,
     "chinanews.pipelines.validate.ValidatePipeline": 200,

@@ -174,6 +174,9 @@ class ChinaComSpider(scrapy.Spider):
         #: Whether article links are skipped when the index knows them (not with fresh=1,
         #: nor when recovering a killed JOBDIR run: chinanews.jobdir).
         self.skip_known = not self.args.fresh
+        #: Set when resuming a killed JOBDIR run from its journal: articles this run already
+        #: recorded (since that time) are not fetched again, whatever links to them.
+        self.recovering_since: str | None = None
         #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
         #: Under Scrapyd, the job id (unique even for jobs started in the same second).
         job = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(self, "_job", "") or "")).strip("._")
@@ -220,9 +223,9 @@ class ChinaComSpider(scrapy.Spider):
                 yield request
             return
         for url in self.seeds:
-            request = self._seed_request(url)
-            if request is not None:
-                yield request
+            seed = self._seed_request(url)
+            if seed is not None:
+                yield seed
 
     def _seed_request(self, url: str) -> scrapy.Request | None:
         return self._follow(url, via="seed")
@@ -274,6 +277,9 @@ class ChinaComSpider(scrapy.Spider):
                 self._inc(f"{STAT}/links/before_since")
                 return None
             if ref.article_id in self._scheduled_ids:
+                return None
+            if self.recovering_since and self._seen_since(ref.article_id, self.recovering_since):
+                self._inc(f"{STAT}/jobdir/skipped_this_run")
                 return None
             if via in _SKIP_KNOWN_VIA and self.skip_known and self._known(ref.article_id):
                 # Reached through another article's links: its URL alone says we have it.
@@ -366,6 +372,11 @@ class ChinaComSpider(scrapy.Spider):
     def _known(self, article_id: str) -> bool:
         """True when an earlier crawl recorded this article (the cross-run index)."""
         return CrawlState.of(self.crawler).index.knows(article_id)
+
+    def _seen_since(self, article_id: str, since: str) -> bool:
+        """True when the index recorded this article at or after ``since`` (UTC ISO 8601)."""
+        last = CrawlState.of(self.crawler).index.last_seen(article_id)
+        return last is not None and last >= since
 
     def _follow_desktop(self, url: str) -> scrapy.Request | None:
         ref = article_ref(url)
