@@ -315,3 +315,71 @@ def test_requests_with_extractions_and_render_meta_survive_the_queue(
     again = by_callback["parse_article"]
     assert again.meta["chinanews_static"] == first
     assert again.errback == spider._render_failed and again.dont_filter
+
+
+# -- the worker's frontier: start URLs on idle, and the stop on an empty frontier ----------
+
+
+@pytest.fixture
+def frontier(keys: Keys) -> Iterator[tuple[distributed.Frontier, list[Request]]]:
+    settings = {
+        "CHINANEWS_DISTRIBUTED": "1",
+        "REDIS_URL": REDIS_URL,
+        "CHINANEWS_REDIS_PREFIX": keys.prefix,
+        "CHINANEWS_IDLE_TIMEOUT": "1",
+        "CHINANEWS_WORKER_ID": "test worker/1",
+    }
+    crawler = get_crawler(ChinaComSpider, settings)
+    spider = ChinaComSpider.from_crawler(crawler, start_urls="http://127.0.0.1:8000/")
+    crawler.spider = spider
+    crawler.stats.open_spider()
+    crawled: list[Request] = []
+    crawler.engine = SimpleNamespace(crawl=crawled.append)  # type: ignore[assignment]
+    assert spider.frontier is not None
+    assert spider.run_id.endswith("-test_worker_1")  # unique file names per worker
+    spider.frontier._opened()
+    yield spider.frontier, crawled
+    spider.frontier._closed("finished")
+
+
+def test_start_seeds_a_new_crawl_and_yields_the_start_requests(
+    frontier: tuple[distributed.Frontier, list[Request]], redis_client: Any, keys: Keys
+) -> None:
+    f, _ = frontier
+
+    async def collect() -> list[Request]:
+        return [r async for r in f.spider.start()]
+
+    import asyncio
+
+    requests = asyncio.run(collect())
+    assert [r.url for r in requests] == ["http://127.0.0.1:8000/"]
+    assert requests[0].callback == f.spider.parse_list
+    assert redis_client.llen(keys.start_urls) == 0
+    assert distributed.live_workers(redis_client, keys) == ["test_worker_1"]
+
+
+def test_an_idle_worker_takes_new_start_urls_and_stops_after_the_timeout(
+    frontier: tuple[distributed.Frontier, list[Request]], redis_client: Any, keys: Keys
+) -> None:
+    from scrapy.exceptions import DontCloseSpider
+
+    f, crawled = frontier
+    f._make_request = f.spider._seed_request
+    with pytest.raises(DontCloseSpider):  # empty: the wait begins
+        f._on_idle()
+    redis_client.rpush(keys.start_urls, "http://127.0.0.1:8000/social/", "mailto:x@y")
+    with pytest.raises(DontCloseSpider):
+        f._on_idle()
+    assert [r.url for r in crawled] == ["http://127.0.0.1:8000/social/"]
+    assert f.crawler.stats.get_value("chinanews/distributed/start_urls/unusable") == 1
+    redis_client.zadd(keys.requests, {b"a request of the other worker": 0})
+    time.sleep(1.1)
+    with pytest.raises(DontCloseSpider):  # not empty: the wait starts over
+        f._on_idle()
+    redis_client.delete(keys.requests)
+    with pytest.raises(DontCloseSpider):
+        f._on_idle()
+    time.sleep(1.1)
+    f._on_idle()  # empty for the whole timeout: the worker may close
+    assert f.crawler.stats.get_value("chinanews/distributed/idle_stop") >= 1.0
