@@ -30,7 +30,7 @@ from scrapy.crawler import Crawler
 
 from chinanews import signals as signals_ours
 from chinanews.dedup.near import MinHashIndex, RedisNearDuplicateIndex
-from chinanews.outputs import JsonLines, beside_output, resumed
+from chinanews.outputs import JsonLines, beside_output, path_safe, resumed
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ def index_path(crawler: Crawler) -> str:
     if explicit:
         return str(explicit)
     data_dir = crawler.settings.get("CHINANEWS_DATA_DIR") or "data"
-    name = getattr(crawler.spider, "name", None) or "crawl"
+    name = path_safe(getattr(crawler.spider, "name", None) or "crawl")  # -a name=… sets it
     return str(Path(data_dir) / "index" / f"{name}.sqlite3")
 
 

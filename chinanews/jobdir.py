@@ -47,7 +47,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
 
-from chinanews.outputs import main_output
+from chinanews.outputs import main_output, path_safe
 
 logger = logging.getLogger(__name__)
 
@@ -466,7 +466,8 @@ class Checkpoints:
         in_lake: set[str] = set()
         partial = 0
         for job in state.get("lake_jobs", [])[:-1]:  # the dead attempts'
-            for path in sorted(lake.glob(f"articles/*/{spider.name}-{job}-*.parquet")):
+            name = path_safe(spider.name)  # as the lake's file names have it
+            for path in sorted(lake.glob(f"articles/*/{name}-{job}-*.parquet")):
                 try:
                     in_lake.update(pq.read_table(path, columns=["url"]).column("url").to_pylist())
                 except (OSError, pa.ArrowException) as exc:

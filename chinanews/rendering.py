@@ -19,6 +19,7 @@ import enum
 import glob
 import logging
 import os
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -211,12 +212,26 @@ async def wait_for_blocks(page: Any, selectors: list[str], timeout_ms: float) ->
     return True
 
 
+async def refuse_web_sockets(page: Any, request: Any) -> None:
+    """``playwright_page_init_callback``: a page's web sockets connect to nothing.
+
+    Playwright routes only HTTP through ``PLAYWRIGHT_ABORT_REQUEST``; a socket opened by a
+    script would reach any host. Routed here, it is closed on the page's side and never
+    connected to its server (``route_web_socket`` connects only when asked to)."""
+
+    async def close(socket: Any) -> None:
+        await socket.close(code=1008, reason="chinanews: no web sockets")
+
+    await page.route_web_socket(re.compile(".*"), close)
+
+
 def render_meta(selectors: Iterable[str], timeout_ms: float) -> dict[str, Any]:
     """Request meta that sends a request through the browser and waits for ``selectors``."""
     from scrapy_playwright.page import PageMethod
 
     return {
         "playwright": True,
+        "playwright_page_init_callback": "chinanews.rendering.refuse_web_sockets",
         "playwright_page_methods": [PageMethod(wait_for_blocks, list(selectors), timeout_ms)],
     }
 

@@ -19,6 +19,8 @@ NEWSPIDER_MODULE = "chinanews.spiders"
 COMMANDS_MODULE = "chinanews.commands"
 
 ADDONS: dict[str, int] = {
+    # Secrets of the settings (DATABASE_URL, REDIS_URL, AWS_*, …) never reach the log.
+    "chinanews.logredact.RedactSecrets": 0,
     # -s CHINANEWS_LAKE=<directory or s3://bucket/prefix> adds the Parquet lake feed (docs/lake.md).
     "chinanews.lake.addon.Lake": 0,
     # Headless Chromium through scrapy-playwright, unless -a render=never (docs/rendering.md).

@@ -10,9 +10,9 @@ carries hostile markup in its body. Crawls pass secrets every way a user can (``
 environment) and a spider argument that tries SQL; the tests read back the log, the crawl
 report, the JSONL, the lake and the database.
 
-Two known holes are strict ``xfail`` tests, which start failing once fixed (then drop the
-mark): a rendered page's web socket reaches the outside host, and an ``AWS_*`` secret given
-with ``-s`` is printed by Scrapy until ``chinanews.logredact.RedactSecrets`` is in ``ADDONS``.
+A rendered page's web sockets are refused (``chinanews.rendering.refuse_web_sockets``), and
+an ``AWS_*`` secret given with ``-s`` is redacted from Scrapy's own settings line
+(``chinanews.logredact.RedactSecrets`` in ``ADDONS``).
 
 What is covered elsewhere and not repeated here: the scope guard per request
 (``tests/test_middlewares.py``), the local site's off-site redirect
@@ -424,21 +424,10 @@ def test_the_browser_requests_nothing_outside_the_scope(
     assert rendered.stat("playwright/request_count/resource_type/image") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a page's WebSocket is not routed through PLAYWRIGHT_ABORT_REQUEST (Playwright "
-    "routes HTTP only): chinanews/rendering.py should close every socket, e.g. "
-    "page.route_web_socket in a playwright_page_init_callback",
-)
 def test_the_browser_opens_no_web_socket_outside_the_scope(sockets: Any, rendered: Crawl) -> None:
     assert sockets.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chinanews.logredact.RedactSecrets is not in ADDONS (chinanews/settings.py) yet: "
-    "Scrapy's 'Overridden settings' line prints AWS_SECRET_ACCESS_KEY given with -s",
-)
 def test_a_secret_scrapy_setting_given_with_s_is_not_logged(site: Any, tmp_path: Path) -> None:
     secret = f"AwsSecret-{uuid.uuid4().hex}"
     crawl = run_crawl(
@@ -461,8 +450,9 @@ def test_a_secret_scrapy_setting_given_with_s_is_not_logged(site: Any, tmp_path:
 def test_spider_arguments_cannot_write_outside_the_output_directories(
     site: Any, tmp_path: Path
 ) -> None:
-    """``-a name``, ``-a run_id``, ``-a _job`` and a user's own ``%(foo)s`` with ``..``: every
-    file the crawl writes (feed, lake, report, rejects, database) stays under ``root``."""
+    """``-a name``, ``-a _job`` and a user's own ``%(foo)s`` with ``..``: every file the
+    crawl writes (feed, lake, report, rejects, database, index) stays under ``root``
+    (``-a run_id`` is refused at start: tests/test_security.py)."""
     root = tmp_path / "a" / "b" / "c"
     feed = f"{root}/out/%(foo)s/%(name)s-%(run_id)s-%(_job)s.jsonl"
     crawl = run_crawl(
@@ -474,16 +464,13 @@ def test_spider_arguments_cannot_write_outside_the_output_directories(
         "-a",
         "name=../../../../escaped",
         "-a",
-        "run_id=../../../../run",
-        "-a",
         "_job=../../../../job",
         "-a",
         "foo=../../../../etc",
         settings={
             "FEEDS": json.dumps({feed: {"format": "jsonlines"}}),
             "CHINANEWS_LAKE": f"{root}/out/lake",
-            # the index alone is named after the spider, unsafely: see tests/test_security.py
-            "CHINANEWS_INDEX_PATH": f"{root}/index.sqlite3",
+            "CHINANEWS_DATA_DIR": f"{root}/data",
         },
         output=None,
     )

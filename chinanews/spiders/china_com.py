@@ -67,6 +67,13 @@ STAT = "chinanews"
 _SKIP_KNOWN_VIA = frozenset({"related", "recommended", "body", "nav"})
 
 
+#: ``-a`` names that would overwrite what the spider itself holds (Scrapy sets every ``-a``
+#: argument as a spider attribute): refused at start.
+RESERVED_ARGUMENTS = frozenset(
+    {"args", "crawler", "settings", "custom_settings", "run_id", "seeds", "frontier"}
+)
+
+
 class ArgumentError(ValueError):
     """A spider argument that cannot be used; the message says what to fix."""
 
@@ -83,6 +90,12 @@ class CrawlArgs:
 
     @classmethod
     def parse(cls, kwargs: dict[str, Any]) -> CrawlArgs:
+        reserved = sorted(RESERVED_ARGUMENTS & set(kwargs))
+        if reserved:
+            raise ArgumentError(
+                f"{', '.join(reserved)}: not a spider argument (the crawl sets it); "
+                "arguments are start_urls, since, channels, fresh and render"
+            )
         start_urls = _split(kwargs.get("start_urls"))
         for url in start_urls:
             parts = urlsplit(url)
@@ -157,9 +170,10 @@ class ChinaComSpider(scrapy.Spider):
     frontier: distributed.Frontier | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = CrawlArgs.parse(kwargs)
+        parsed = CrawlArgs.parse(kwargs)
         kwargs.pop("start_urls", None)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # every other -a NAME=VALUE becomes an attribute
+        self.args = parsed
         self.seeds = self.args.start_urls or DEFAULT_SEEDS
         #: Read by ``chinanews.rendering.RenderAddon``, which wires the browser in unless never.
         self.render_mode = self.args.render
