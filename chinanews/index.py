@@ -136,6 +136,10 @@ class ArticleIndex:
         time uses a SQLite index (``chinanews.runlock``). See ``RedisArticleIndex.claim``."""
         return None
 
+    def claim_content(self, content_hash: str, key: str, url: str) -> str | None:
+        """Always None here, as ``claim``. See ``RedisArticleIndex.claim_content``."""
+        return None
+
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         """(key, signature) of every original article, to rebuild the near-duplicate index."""
         yield from self.db.execute(
@@ -239,6 +243,21 @@ class RedisArticleIndex:
             return None
         winner = self.redis.get(name)
         return winner.decode() if winner is not None else url
+
+    def claim_content(self, content_hash: str, key: str, url: str) -> str | None:
+        """Make ``key`` the original of ``content_hash`` unless another article is already
+        (atomically, ``HSETNX`` in ``MULTI``): None when it is ``key``, else the URL of the
+        original. An article another worker recorded with the same body after this one
+        passed the content layer loses here."""
+        name = f"{self.prefix}:hash:{content_hash}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(name, "key", key)
+        pipe.hsetnx(name, "url", url)
+        pipe.hmget(name, "key", "url")
+        owner, owner_url = pipe.execute()[-1]
+        if owner is None or owner.decode() == key:
+            return None
+        return str(owner_url.decode()) if owner_url is not None else None
 
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         return iter(())  # the Redis near index keeps its own signatures

@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +29,7 @@ from chinanews.distributed import Distributed, Keys, begin
 from chinanews.extract import extract_article
 from chinanews.index import ArticleIndex, CrawlState, RedisArticleIndex
 from chinanews.items import Article
-from chinanews.pipelines.dedup import Duplicate, IdentityPipeline, RecordPipeline
+from chinanews.pipelines.dedup import ContentPipeline, Duplicate, IdentityPipeline, RecordPipeline
 from chinanews.rendering import render_meta
 from chinanews.spiders.china_com import ChinaComSpider
 from tests.conftest import REDIS_URL, ROOT, SCRAPY
@@ -218,6 +219,7 @@ class Worker:
         self.crawler.spider = ChinaComSpider.from_crawler(self.crawler)
         self.crawler.stats.open_spider()
         self.identity = IdentityPipeline.from_crawler(self.crawler)
+        self.content = ContentPipeline.from_crawler(self.crawler)
         self.record = RecordPipeline.from_crawler(self.crawler)
         self.identity.open_spider()
         self.duplicates = tmp_path / f"{name}.duplicates.jsonl"
@@ -383,3 +385,24 @@ def test_an_idle_worker_takes_new_start_urls_and_stops_after_the_timeout(
     time.sleep(1.1)
     f._on_idle()  # empty for the whole timeout: the worker may close
     assert f.crawler.stats.get_value("chinanews/distributed/idle_stop") >= 1.0
+
+
+def test_a_copy_recorded_by_another_worker_meanwhile_is_dropped_as_content(
+    tmp_path: Path, keys: Keys
+) -> None:
+    a, b = Worker(tmp_path, keys.prefix, "a"), Worker(tmp_path, keys.prefix, "b")
+    copy_url = "https://news.china.com/social/1007/20251124/49000002.html"
+    copy = replace(article(copy_url), article_id="49000002")
+    # both pass the id and content layers before either records
+    item_a = a.identity.process_item(article(DESKTOP))
+    item_b = b.identity.process_item(copy)
+    assert a.content.process_item(item_a) and b.content.process_item(item_b)
+    b.record.process_item(item_b)
+    with pytest.raises(Duplicate):
+        a.record.process_item(item_a)
+    ((record,),) = [a.close()]
+    assert (record["layer"], record["duplicate_of"]) == ("content", copy_url)
+    assert b.close() == []
+    index = RedisArticleIndex(redis.Redis.from_url(REDIS_URL), keys.prefix)
+    seen = index.get("49000001")
+    assert seen is not None and seen.duplicate_of == copy_url

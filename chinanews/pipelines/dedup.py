@@ -158,12 +158,21 @@ class NearDuplicatePipeline(_Layer):
 
 
 class RecordPipeline(_Layer):
-    """Remembers every article that passed the layers, in this crawl and for later ones."""
+    """Remembers every article that passed the layers, in this crawl and for later ones.
+    In a distributed crawl it first makes the article the original of its body in the
+    shared index (``claim_content``): when another worker recorded the same body under
+    another id meanwhile, the article is dropped as a ``content`` duplicate of that one."""
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         state = self.state
         key = article_key(adapter)
+        if adapter.get("content_hash"):
+            original = state.index.claim_content(adapter["content_hash"], key, adapter["url"])
+            if original is not None:
+                state.pending_signatures.pop(key, None)
+                self.inc("chinanews/duplicates/claimed_by_other_worker")
+                raise self.duplicate(adapter, original, "content")
         signature = state.pending_signatures.pop(key, None)
         state.index.record(
             key,
