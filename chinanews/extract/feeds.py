@@ -27,16 +27,26 @@ from chinanews.extract.text import clean_or_none
 
 logger = logging.getLogger(__name__)
 
+# an identifier (of at most 64 characters) is tried only where one starts, not inside a word, a
+# string or brackets: a long run of word characters costs next to nothing, not a scan per
+# character
 _ASSIGN = re.compile(
-    r"(?:var\s+)?[A-Za-z_$][\w$]*(?:\s*\[\s*['\"]?[-\w]+['\"]?\s*\])*\s*=\s*(?=[\[{])"
+    r"(?:var\s+)?(?<![\w$'\"\[])[A-Za-z_$][\w$]{0,63}(?![\w$])"
+    r"(?:\s*\[\s*['\"]?[-\w]{1,64}['\"]?\s*\])*\s*=\s*(?=[\[{])"
 )
 _FLAT_OBJECT = re.compile(r"\{[^{}]*\}")
-_FIELD = re.compile(r"""["']?(\w+)["']?\s*:\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\d+))""")
+_FIELD = re.compile(
+    r"""(?<!\w)["']?(\w+)["']?\s*:\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\d+))"""
+)
 _URL_KEYS = ("url", "newsurl", "link", "href", "arturl")
 _TITLE_KEYS = ("title", "newtitle", "short_title", "pre_title", "name")
 _TIME_KEYS = ("createTime", "delivery_time", "newscdate", "publish_time", "pubtime", "time", "date")
 _PAGE_PATH = re.compile(r"/p/(\d+)/?$")
 _DECODER = json.JSONDecoder(strict=False)
+#: Assignments whose right-hand side is not JSON tried before giving up: each failure costs
+#: a scan of the text before it (the error's line number), so a body of nothing but
+#: ``x = {`` would be quadratic.
+_MAX_FAILED = 100
 
 
 def _values(text: str) -> list[Any]:
@@ -46,19 +56,23 @@ def _values(text: str) -> list[Any]:
     if stripped[:1] in ("{", "["):
         try:
             return [_DECODER.decode(stripped)]
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             pass
     out: list[Any] = []
+    failed = 0
     for m in _ASSIGN.finditer(stripped):
         try:
             value, _ = _DECODER.raw_decode(stripped, m.end())
-        except ValueError:
+        except (ValueError, RecursionError):
+            failed += 1
+            if failed >= _MAX_FAILED:
+                break
             continue
         out.append(value)
     if not out:
         start = min((i for i in (stripped.find("{"), stripped.find("[")) if i >= 0), default=-1)
         if start >= 0:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 out.append(_DECODER.raw_decode(stripped, start)[0])
     return out
 

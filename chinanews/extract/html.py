@@ -101,11 +101,42 @@ def declared_charset(content_type: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+_TAG_START = re.compile(r"<[A-Za-z]")
+#: Attributes of one tag that reach the parser: libxml2 compares each attribute of a tag with
+#: every one before it, so a tag with 100,000 of them takes half a minute.
+_MAX_ATTRIBUTES = 1000
+_LONG_SEGMENT = 4 * _MAX_ATTRIBUTES  # an attribute takes at least a letter and a space
+
+
+def _cap_attributes(text: str) -> str:
+    """``text`` with every tag cut to its first ``_MAX_ATTRIBUTES`` attributes (counted as
+    whitespace-separated words; a quote left open by the cut is closed). Linear: only the
+    stretches between two ``>`` long enough to hold that many are looked at."""
+    parts = text.split(">")
+    changed = False
+    for k, part in enumerate(parts):
+        if len(part) <= _LONG_SEGMENT:
+            continue
+        m = _TAG_START.search(part)
+        if m is None:
+            continue
+        words = part[m.start() :].split(None, _MAX_ATTRIBUTES + 1)
+        if len(words) <= _MAX_ATTRIBUTES + 1:
+            continue
+        tag = " ".join(words[: _MAX_ATTRIBUTES + 1])
+        for quote in "\"'":
+            if tag.count(quote) % 2:
+                tag += quote
+        parts[k] = part[: m.start()] + tag
+        changed = True
+    return ">".join(parts) if changed else text
+
+
 def parse(text: str) -> HtmlElement | None:
     """The document's root element, or None when there is nothing to parse."""
     if not text or not text.strip():
         return None
-    text = _XML_DECL.sub("", text, count=1)
+    text = _cap_attributes(_XML_DECL.sub("", text, count=1))
     if "\x00" in text or _CONTROL.search(text[:2048]):
         text = _CONTROL.sub("", text)
     try:
