@@ -72,6 +72,12 @@ class Run:
     wall: float = 0.0
     server_cpu: float = 0.0
     redis_cpu: float = 0.0
+    machine_cpu: float = 0.0  # busy CPU seconds of the whole machine over the wall time
+
+    @property
+    def others_cpu(self) -> float:
+        """CPU seconds of processes outside the benchmark over its wall time."""
+        return max(0.0, self.machine_cpu - self.cpu - self.server_cpu - self.redis_cpu)
 
     @property
     def items(self) -> int:
@@ -101,6 +107,11 @@ def redis_process() -> psutil.Process:
     return psutil.Process(pid)
 
 
+def machine_busy() -> float:
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def cpu_of(ps: psutil.Process) -> float:
     t = ps.cpu_times()
     return t.user + t.system
@@ -119,7 +130,7 @@ def crawl(label: str, server: Server, tmp: Path, workers: int, distributed: bool
     redis_ps = redis_process()
     result = Run(label)
     procs = []
-    server_cpu, redis_cpu = server.cpu(), cpu_of(redis_ps)
+    server_cpu, redis_cpu, machine = server.cpu(), cpu_of(redis_ps), machine_busy()
     started = time.perf_counter()
     for i in range(workers):
         out = tmp / f"{label.replace(' ', '-')}-{i}"
@@ -149,6 +160,7 @@ def crawl(label: str, server: Server, tmp: Path, workers: int, distributed: bool
     result.wall = time.perf_counter() - started
     result.server_cpu = server.cpu() - server_cpu
     result.redis_cpu = cpu_of(redis_ps) - redis_cpu
+    result.machine_cpu = machine_busy() - machine
     if distributed:
         client = redis.Redis.from_url(REDIS_URL)
         reset(client, Keys(prefix))
@@ -170,15 +182,15 @@ def report(args: argparse.Namespace, runs: list[Run], load: float) -> str:
         "span runs from the first spider opening to the last worker's last busy moment.",
         "",
         "| run | articles | pages | span s | articles/s | wall s | CPU s per worker "
-        "| server CPU s | redis CPU s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server CPU s | redis CPU s | other processes' CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         per_worker = " + ".join(f"{w.cpu:.1f}" for w in r.workers)
         L.append(
             f"| {r.label} | {r.items:,} | {sum(w.pages for w in r.workers):,} | {r.span:.1f} "
             f"| **{r.rate:.0f}** | {r.wall:.1f} | {per_worker} | {r.server_cpu:.1f} "
-            f"| {r.redis_cpu:.1f} |"
+            f"| {r.redis_cpu:.1f} | {r.others_cpu:.1f} |"
         )
     used = {r.label: (r.cpu + r.server_cpu + r.redis_cpu) / r.span for r in runs}
     verdict = "met" if ratio >= 1.7 else "**not met**"
@@ -192,7 +204,9 @@ def report(args: argparse.Namespace, runs: list[Run], load: float) -> str:
         f"Two workers crawl at **{ratio:.2f}×** one (target ≥ 1.7: {verdict}); they split the "
         f"articles {split}. Distributed mode with one worker runs at "
         f"{one.rate / plain.rate:.2f}× the plain crawl (the cost of the shared queue, "
-        "dupefilter and indexes in Redis).",
+        "dupefilter and indexes in Redis: "
+        f"{1000 * (one.cpu / one.items - plain.cpu / plain.items):+.1f} ms of worker CPU per "
+        f"article), so two workers run at {two.rate / plain.rate:.2f}× the plain crawl.",
         "",
         "CPU per article (ms; a worker's figure includes its interpreter's start, ≈2 s) and "
         "the cores in use over the span, all processes together:",
@@ -214,11 +228,15 @@ def report(args: argparse.Namespace, runs: list[Run], load: float) -> str:
             f"redis-server included. At the CPU per article the two-worker run spent "
             f"({1000 * total_two:.1f} ms, all processes), {cores} fully used cores give at "
             f"most ≈{ceiling:.0f} articles/s, {ceiling / one.rate:.2f}× one worker; two "
-            f"workers reached {two.rate:.0f} with {used[two.label]:.2f} cores in use. One "
+            f"workers reached {two.rate:.0f} with {used[two.label]:.2f} cores in use by the "
+            f"benchmark's processes, and {two.others_cpu / two.wall:.2f} by other processes "
+            f"of the machine (one worker's run: {one.others_cpu / one.wall:.2f}). Each of the "
+            f"two workers was busy {two.workers[0].cpu / two.span:.2f} and "
+            f"{two.workers[1].cpu / two.span:.2f} of the span. One "
             f"worker alone already kept {used[one.label]:.2f} cores busy (itself "
-            f"{one.cpu / one.span:.2f}: a Scrapy process is one Python thread, bound by its "
-            "core), so the second worker found "
-            f"{max(0.0, cores - used[one.label]):.2f} of a core to take. On machines of their "
+            f"{one.cpu / one.span:.2f}; a Scrapy process runs its crawl in one Python thread, "
+            "so one worker can use at most one core), which left the second worker "
+            f"{max(0.0, cores - used[one.label]):.2f} of a core. On machines of their "
             "own the workers would not share cores; against the real site the bound is the "
             "politeness delay per host, and each worker has its own download slots, so N "
             "workers send up to N times the requests per host of one (divide "
