@@ -32,6 +32,8 @@ def lock_path(settings: Any, spider_name: str) -> str | None:
     """The lock file of ``spider_name``'s crawls under ``settings``, or None for no lock."""
     if not settings.getbool("CHINANEWS_RUN_LOCK", True):
         return None
+    if settings.getbool("CHINANEWS_DISTRIBUTED"):
+        return None  # workers share the crawl on purpose (its index lives in Redis)
     if str(settings.get("CHINANEWS_INDEX_BACKEND") or "sqlite").lower() != "sqlite":
         return None
     index = settings.get("CHINANEWS_INDEX_PATH")

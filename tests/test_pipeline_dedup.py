@@ -12,7 +12,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from chinanews.index import CrawlState
+from chinanews.index import ArticleIndex, CrawlState
 from chinanews.items import Article
 from chinanews.localsite import near_duplicate_pairs
 from chinanews.pipelines.dedup import (
@@ -103,6 +103,26 @@ def test_id_layer_the_same_article_twice_in_one_crawl(chain: Chain) -> None:
     assert chain.stat("chinanews/duplicates/id") == 1
     (record,) = chain.close()
     assert (record["layer"], record["duplicate_of"]) == ("id", first.url)
+
+
+def test_the_same_id_again_leaves_the_originals_index_row_alone(tmp_path: Path) -> None:
+    """The original stays an original for later crawls: its row keeps no duplicate_of and
+    its signature, so a copy next time is still caught by the content and near layers."""
+    chain = Chain(tmp_path)
+    first = chain(article("1", COPY.body_a))
+    with pytest.raises(Duplicate):
+        chain(replace(article("1", COPY.body_a), url=first.url.replace("https", "http")))
+    chain.close()
+    index = ArticleIndex(tmp_path / "index.sqlite3")
+    seen = index.get("1")
+    assert seen is not None and seen.duplicate_of is None and seen.url == first.url
+    assert [key for key, _ in index.signatures()] == ["1"]
+    index.close()
+    later = Chain(tmp_path, run=2)
+    with pytest.raises(Duplicate):
+        later(article("2", COPY.body_b, channel="social"))  # a syndicated copy, next crawl
+    assert later.stat("chinanews/duplicates/near") == 1
+    later.close()
 
 
 def test_url_layer_for_pages_without_an_id(chain: Chain) -> None:

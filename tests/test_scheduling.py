@@ -233,6 +233,7 @@ def test_lock_path_follows_the_index() -> None:
     assert lock_path(Settings({"CHINANEWS_INDEX_PATH": ":memory:"}), "s") is None
     assert lock_path(Settings({"CHINANEWS_INDEX_BACKEND": "redis"}), "s") is None
     assert lock_path(Settings({"CHINANEWS_RUN_LOCK": "0"}), "s") is None
+    assert lock_path(Settings({"CHINANEWS_DISTRIBUTED": "1"}), "s") is None
 
 
 def _hold_lock_in_child(path: Path) -> subprocess.Popen[str]:

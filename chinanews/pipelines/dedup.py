@@ -99,7 +99,9 @@ class IdentityPipeline(_Layer):
         state = self.state
         layer = "id" if adapter.get("article_id") else "url"
         if key in state.emitted_this_run:
-            raise self.duplicate(adapter, state.emitted_this_run[key], layer)
+            # The same key as the article emitted: its index row is the record, and must not
+            # be overwritten with a duplicate_of pointing at itself.
+            raise self.duplicate(adapter, state.emitted_this_run[key], layer, record=False)
         previous = state.index.get(key)
         if previous is not None and previous.content_hash == adapter["content_hash"]:
             # Known from an earlier crawl and unchanged (an original, or a copy already
