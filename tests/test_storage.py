@@ -285,6 +285,27 @@ def test_postgres_compresses_with_lz4_unless_the_session_chose(postgres_url: str
             store.close()
 
 
+def test_postgres_sessions_neither_hang_nor_wait_for_ever(postgres_url: str) -> None:
+    """Keepalives find a connection cut without a word; lock and statement timeouts end a
+    batch that waits on a dead session's locks: the batch is retried, then spooled. The
+    URL's own options still win."""
+    for url, lock_timeout in (
+        (postgres_url, "1min"),
+        (postgres_url + "?options=-c%20lock_timeout%3D5s", "5s"),
+    ):
+        db = parse_database_url(url)
+        assert db is not None
+        store = open_store(db)
+        store.connect()
+        try:
+            show = store.conn.execute
+            assert show("SHOW lock_timeout").fetchone() == (lock_timeout,)
+            assert show("SHOW statement_timeout").fetchone() == ("5min",)
+            assert store.conn.info.get_parameters().get("keepalives") == "1"
+        finally:
+            store.close()
+
+
 def test_duplicates_rejects_and_runs(store: Store) -> None:
     dup = {"duplicate_of": article()["url"], "layer": "near", "item": article("49000002")}
     bad = {"reason": "missing_title", "errors": ["title: None"], "item": article("3", title=None)}

@@ -360,14 +360,28 @@ class PostgresStore(Store):
         #: commit and by a rollback: ``ON COMMIT DELETE ROWS``, temporary).
         self._staged = False
 
+    #: Session settings of ours; the URL's own ``options`` come after, so they win.
+    SESSION_OPTIONS = "-c lock_timeout=60s -c statement_timeout=300s"
+
     def _open(self) -> Any:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        own = str(conninfo_to_dict(self.db.url).get("options") or "")
         return psycopg.connect(
             self.db.url,
             autocommit=True,
             connect_timeout=max(1, int(self.connect_timeout)),
             application_name="chinanews",
+            # A connection cut without a word (a partition, a dead proxy) is found within a
+            # minute instead of hanging the writer for hours, and a batch never waits on the
+            # locks of a dead session for longer than lock_timeout: both raise, the batch is
+            # retried, then spooled.
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+            options=f"{self.SESSION_OPTIONS} {own}".strip(),
         )
 
     def is_transient(self, exc: BaseException) -> bool:
