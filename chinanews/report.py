@@ -204,6 +204,7 @@ def build_report(
         "duplicates_by_layer": _group(stats, f"{STAT}/duplicates/"),
         "incremental": _group(stats, f"{STAT}/incremental/"),
         "no_article_by_reason": _group(stats, f"{STAT}/no_article/"),
+        "lost_pages": _group(stats, f"{STAT}/lost/"),
         "coverage": counter.coverage(),
         "http_errors_by_status": {
             status: count
@@ -247,6 +248,7 @@ def format_summary(report: Mapping[str, Any]) -> str:
         f"  dropped by reason: {report['dropped_by_reason'] or '-'}",
         f"  duplicates by layer: {report['duplicates_by_layer'] or '-'}",
         f"  pages that are not articles: {report['no_article_by_reason'] or '-'}",
+        f"  pages lost (retries spent): {report.get('lost_pages') or '-'}",
         f"  coverage: {coverage or '-'}",
         f"  HTTP errors by status: {report['http_errors_by_status'] or '-'};"
         f" retries: {report['retries']}; download errors: {report['download_errors']}",

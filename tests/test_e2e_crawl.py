@@ -95,8 +95,10 @@ def test_pages_that_are_not_articles_are_counted_with_their_reason(
     local, server = site
     reasons = Counter(local.non_articles(server).values())
     assert full_crawl.stat("chinanews/no_article/no_body") >= reasons["no_body"]
-    assert full_crawl.stat("httperror/response_ignored_status_count/404") >= 1
-    assert full_crawl.stat("httperror/response_ignored_status_count/500") >= 1
+    # pages that answer an error, retries spent, are counted by kind and status
+    assert full_crawl.stat("chinanews/lost/article/http_404") >= 1
+    assert full_crawl.stat("chinanews/lost/article/http_500") >= 1
+    assert "Lost article page (http_404)" in full_crawl.log
     assert full_crawl.stat("retry/count") >= 1
     assert full_crawl.stat("chinanews/pages/list") >= 5
     assert full_crawl.stat("chinanews/pages/feed") >= 3

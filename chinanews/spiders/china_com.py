@@ -149,6 +149,19 @@ _BOOLEANS = {
 }
 
 
+def _failure_reason(exc: BaseException) -> str | None:
+    """A short reason for a failed download, or None for a request refused on purpose."""
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        return None
+    name = type(exc).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()  # TimeoutError -> timeout_error
+
+
 def _split(value: Any) -> tuple[str, ...]:
     if not value:
         return ()
@@ -313,9 +326,21 @@ class ChinaComSpider(scrapy.Spider):
         return scrapy.Request(
             target,
             callback=self._callback_for(kind),
+            errback=self._failed,
             priority=kind.value + priority_bonus,
             meta={"via": via},
         )
+
+    def _failed(self, failure: Any) -> None:
+        """A page that could not be fetched (retries spent): counted by kind and reason
+        (``chinanews/lost/<kind>/<reason>``) and logged in one line, not lost silently."""
+        request = failure.request
+        reason = _failure_reason(failure.value)
+        if reason is None:
+            return  # robots.txt or the scope: counted where they were refused
+        kind = link_kind(request.url).name.lower()
+        self._inc(f"{STAT}/lost/{kind}/{reason}")
+        logger.warning("Lost %s page (%s): %s", kind, reason, request.url)
 
     # -- rendering --------------------------------------------------------------------
 
@@ -541,6 +566,7 @@ class ChinaComSpider(scrapy.Spider):
                 yield scrapy.Request(
                     next_url,
                     callback=self.parse_article,
+                    errback=self._page_failed,
                     priority=LinkKind.ARTICLE_PAGE.value,
                     cb_kwargs={"parts": walked},
                     meta={"via": "pager"},
@@ -569,6 +595,14 @@ class ChinaComSpider(scrapy.Spider):
             result.article.pages = first.links.page_count
         yield from self._emit(result.article, response)
 
+    def _page_failed(self, failure: Any) -> Iterator[Any]:
+        """A later page of a multi-page article could not be fetched: emit the pages
+        walked so far (``chinanews/multipage/incomplete``)."""
+        self._failed(failure)
+        parts: list[Article] = failure.request.cb_kwargs["parts"]
+        self._inc(f"{STAT}/multipage/incomplete")
+        yield from self._emit(self._merge(parts), None)
+
     def _all_page_failed(self, failure: Any) -> Iterator[Any]:
         first: ArticleExtraction = failure.request.cb_kwargs["first"]
         self._inc(f"{STAT}/multipage/all_page_failed")
@@ -580,6 +614,7 @@ class ChinaComSpider(scrapy.Spider):
             yield scrapy.Request(
                 request_url(first.links.next_page),
                 callback=self.parse_article,
+                errback=self._page_failed,
                 priority=LinkKind.ARTICLE_PAGE.value,
                 cb_kwargs={"parts": [first.article]},
                 meta={"via": "pager"},
