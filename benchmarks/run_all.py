@@ -38,7 +38,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "lake": ["benchmarks/lake.py"],
     "render": ["benchmarks/render.py"],
     "distributed": ["benchmarks/distributed.py"],
-    "crawl": ["benchmarks/crawl.py", "--long-size", "88000"],
+    "crawl": ["benchmarks/crawl.py", "--long-size", "92000"],
 }
 
 PACKAGES = ("scrapy", "scrapy-playwright", "scrapy-redis", "pyarrow", "psycopg", "numpy", "lxml")
