@@ -27,6 +27,7 @@ from chinanews import distributed
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
 from chinanews.index import CrawlState
 from chinanews.items import Article
+from chinanews.outputs import path_safe
 from chinanews.rendering import RenderMode, check_render, render_meta
 from chinanews.urls import (
     CHANNELS,
@@ -206,7 +207,7 @@ class ChinaComSpider(scrapy.Spider):
         self.recovering_since: str | None = None
         #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
         #: Under Scrapyd, the job id (unique even for jobs started in the same second).
-        job = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(self, "_job", "") or "")).strip("._")
+        job = str(path_safe(getattr(self, "_job", "") or "")).strip("._")
         self.run_id = job or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     @classmethod
