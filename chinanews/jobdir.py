@@ -263,7 +263,7 @@ class JournalMiddleware:
     def from_crawler(cls, crawler: Crawler) -> JournalMiddleware:
         checkpoints = crawler.get_extension(Checkpoints)
         if checkpoints is None:
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # without JOBDIR: off, and silent (a message would be a WARNING)
         return cls(checkpoints)
 
     async def process_spider_output(
@@ -289,7 +289,7 @@ class Checkpoints:
 
     def __init__(self, crawler: Crawler) -> None:
         if not crawler.settings.get("JOBDIR"):
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # without JOBDIR: off, and silent (a message would be a WARNING)
         self.crawler = crawler
         self.every = max(1, crawler.settings.getint("CHINANEWS_CHECKPOINT_ITEMS", 200))
         self.items = 0
