@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scrapy import signals
 from scrapy.crawler import Crawler
 
 from chinanews import signals as signals_ours
@@ -61,49 +60,92 @@ class Seen:
     duplicate_of: str | None
 
 
-class ArticleIndex:
-    """SQLite-backed memory of seen articles. Writes are grouped in transactions and
-    committed every ``commit_every`` records and at close."""
+@dataclass(frozen=True)
+class Row:
+    """One article's record, as ``record`` took it and ``commit`` writes it."""
 
-    def __init__(self, path: str | Path, commit_every: int = 500) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.commit_every = commit_every
-        self._pending = 0
+    key: str
+    url: str
+    content_hash: str | None
+    version: int
+    duplicate_of: str | None
+    signature: bytes | None
+    published_at: str | None
+    seen_at: str
+
+    def seen(self) -> Seen:
+        return Seen(self.key, self.url, self.content_hash, self.version, self.duplicate_of)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class BufferedIndex:
+    """What both backends share: records wait in memory until the outputs hold them.
+
+    ``record`` keeps an article's row in memory, where every read of this crawl sees it at
+    once (dedup within the crawl needs that). ``ready(key)`` says the outputs it went to
+    hold it now (the crawl lifecycle calls it when the item has left the pipelines and
+    reached the feeds), and a checkpoint takes the ready rows (``take_ready``), makes the
+    outputs durable, then writes them (``commit``). A row never made ready is never written:
+    a kill, or an output that failed, leaves the article unknown, so the next run emits it
+    again (``chinanews.lifecycle``)."""
+
+    path = ""
+
+    def __init__(self) -> None:
+        self._unsaved: dict[str, Row] = {}
+        #: Unsaved originals (not duplicates) by content hash.
+        self._unsaved_hashes: dict[str, str] = {}
+        self._ready: list[str] = []
+
+    # -- the backend's part -----------------------------------------------------------
+
+    def _load(self, key: str) -> Seen | None:
+        raise NotImplementedError
+
+    def _load_field(self, key: str, field: str) -> str | None:
+        raise NotImplementedError
+
+    def _load_original(self, content_hash: str, other_than: str) -> str | None:
+        raise NotImplementedError
+
+    def _save(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def _count(self) -> int:
+        raise NotImplementedError
+
+    # -- reads: what this crawl recorded first, then the backend --------------------------
 
     def __len__(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM seen").fetchone()[0])
+        return self._count() + sum(1 for k in self._unsaved if self._load(k) is None)
 
     def get(self, key: str) -> Seen | None:
-        row = self.db.execute(
-            "SELECT key, url, content_hash, version, duplicate_of FROM seen WHERE key = ?", (key,)
-        ).fetchone()
-        return Seen(*row) if row else None
+        row = self._unsaved.get(key)
+        return row.seen() if row is not None else self._load(key)
 
     def knows(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone() is not None
+        return key in self._unsaved or self._load_field(key, "url") is not None
 
     def last_seen(self, key: str) -> str | None:
         """When the article was last recorded (UTC, ISO 8601), or None."""
-        row = self.db.execute("SELECT last_seen FROM seen WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else None
+        row = self._unsaved.get(key)
+        return row.seen_at if row is not None else self._load_field(key, "last_seen")
+
+    def url_of(self, key: str) -> str | None:
+        row = self._unsaved.get(key)
+        return row.url if row is not None else self._load_field(key, "url")
 
     def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
         """The URL of an original (not itself a duplicate) article with this content hash."""
-        row = self.db.execute(
-            "SELECT url FROM seen WHERE content_hash = ? AND key != ? AND duplicate_of IS NULL LIMIT 1",
-            (content_hash, other_than),
-        ).fetchone()
-        return row[0] if row else None
+        key = self._unsaved_hashes.get(content_hash)
+        if key is not None and key != other_than:
+            return self._unsaved[key].url
+        return self._load_original(content_hash, other_than)
 
-    def url_of(self, key: str) -> str | None:
-        row = self.db.execute("SELECT url FROM seen WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    # -- writes -----------------------------------------------------------------------
 
     def record(
         self,
@@ -116,20 +158,42 @@ class ArticleIndex:
         signature: bytes | None = None,
         published_at: str | None = None,
     ) -> None:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.db.execute(
-            """INSERT INTO seen (key, url, content_hash, version, duplicate_of, signature, published_at,
-                                 first_seen, last_seen)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET
-                 url = excluded.url, content_hash = excluded.content_hash, version = excluded.version,
-                 duplicate_of = excluded.duplicate_of, signature = excluded.signature,
-                 published_at = excluded.published_at, last_seen = excluded.last_seen""",
-            (key, url, content_hash, version, duplicate_of, signature, published_at, now, now),
-        )
-        self._pending += 1
-        if self._pending >= self.commit_every:
-            self.commit()
+        """Remember an article for this crawl; it is written at the first commit after
+        ``ready(key)``."""
+        row = Row(key, url, content_hash, version, duplicate_of, signature, published_at, _now())
+        self._unsaved[key] = row
+        if content_hash and duplicate_of is None:
+            self._unsaved_hashes.setdefault(content_hash, key)
+
+    def ready(self, key: str) -> None:
+        """The outputs the article went to hold it: the next checkpoint may write it."""
+        if key in self._unsaved:
+            self._ready.append(key)
+
+    def take_ready(self) -> dict[str, Row]:
+        """The rows made ready so far, for a checkpoint to ``commit`` once the outputs are
+        durable (rows made ready meanwhile wait for the next one)."""
+        rows = {k: self._unsaved[k] for k in self._ready if k in self._unsaved}
+        self._ready = []
+        return rows
+
+    def commit(self, rows: dict[str, Row] | None = None) -> int:
+        """Write ``rows`` (default: every ready row); the number written."""
+        if rows is None:
+            rows = self.take_ready()
+        if rows:
+            self._save(list(rows.values()))
+        for key, row in rows.items():
+            if self._unsaved.get(key) is row:  # not recorded again meanwhile
+                del self._unsaved[key]
+                if row.content_hash and self._unsaved_hashes.get(row.content_hash) == key:
+                    del self._unsaved_hashes[row.content_hash]
+        return len(rows)
+
+    @property
+    def unsaved(self) -> int:
+        """Rows recorded and not written (yet, or ever)."""
+        return len(self._unsaved)
 
     def claim(self, key: str, version: int, url: str) -> str | None:
         """The right to emit ``version`` of ``key``: always this crawl's, since one crawl at a
@@ -140,18 +204,76 @@ class ArticleIndex:
         """Always None here, as ``claim``. See ``RedisArticleIndex.claim_content``."""
         return None
 
+
+class ArticleIndex(BufferedIndex):
+    """SQLite-backed memory of seen articles; each commit is one transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def _count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+    def _load(self, key: str) -> Seen | None:
+        row = self.db.execute(
+            "SELECT key, url, content_hash, version, duplicate_of FROM seen WHERE key = ?", (key,)
+        ).fetchone()
+        return Seen(*row) if row else None
+
+    def _load_field(self, key: str, field: str) -> str | None:
+        assert field in ("url", "last_seen")
+        row = self.db.execute(f"SELECT {field} FROM seen WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def _load_original(self, content_hash: str, other_than: str) -> str | None:
+        row = self.db.execute(
+            "SELECT url FROM seen WHERE content_hash = ? AND key != ? AND duplicate_of IS NULL LIMIT 1",
+            (content_hash, other_than),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _save(self, rows: list[Row]) -> None:
+        with self.db:  # one transaction
+            self.db.executemany(
+                """INSERT INTO seen (key, url, content_hash, version, duplicate_of, signature,
+                                     published_at, first_seen, last_seen)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET
+                     url = excluded.url, content_hash = excluded.content_hash,
+                     version = excluded.version, duplicate_of = excluded.duplicate_of,
+                     signature = excluded.signature, published_at = excluded.published_at,
+                     last_seen = excluded.last_seen""",
+                [
+                    (
+                        r.key,
+                        r.url,
+                        r.content_hash,
+                        r.version,
+                        r.duplicate_of,
+                        r.signature,
+                        r.published_at,
+                        r.seen_at,
+                        r.seen_at,
+                    )
+                    for r in rows
+                ],
+            )
+
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         """(key, signature) of every original article, to rebuild the near-duplicate index."""
         yield from self.db.execute(
             "SELECT key, signature FROM seen WHERE duplicate_of IS NULL AND signature IS NOT NULL"
         )
 
-    def commit(self) -> None:
-        self.db.commit()
-        self._pending = 0
-
     def close(self) -> None:
-        self.commit()
+        """Close; rows never made ready are not written."""
         self.db.close()
 
 
@@ -159,14 +281,15 @@ class ArticleIndex:
 CLAIM_TTL = 3600
 
 
-class RedisArticleIndex:
+class RedisArticleIndex(BufferedIndex):
     """The same index in Redis, shared by every worker of a distributed crawl: a hash per
     article (``{prefix}:seen:<key>``) and the original's URL per content hash
     (``{prefix}:hash:<hash>``), and the claims of the workers on the article versions they
     emit (``{prefix}:claim:<key>:<version>``). Near-duplicate signatures live in the Redis
-    near index."""
+    near index. Claims are written at once; records at each commit (``BufferedIndex``)."""
 
     def __init__(self, client: Any, prefix: str) -> None:
+        super().__init__()
         self.redis = client
         self.prefix = prefix
         self.path = f"redis {prefix}"
@@ -174,10 +297,10 @@ class RedisArticleIndex:
     def _seen(self, key: str) -> str:
         return f"{self.prefix}:seen:{key}"
 
-    def __len__(self) -> int:
+    def _count(self) -> int:
         return sum(1 for _ in self.redis.scan_iter(match=f"{self.prefix}:seen:*", count=1000))
 
-    def get(self, key: str) -> Seen | None:
+    def _load(self, key: str) -> Seen | None:
         row = self.redis.hmget(self._seen(key), "url", "content_hash", "version", "duplicate_of")
         if row[0] is None:
             return None
@@ -186,50 +309,35 @@ class RedisArticleIndex:
         )
         return Seen(key, url, content_hash or None, int(version or 1), duplicate_of or None)
 
-    def knows(self, key: str) -> bool:
-        return bool(self.redis.exists(self._seen(key)))
-
-    def last_seen(self, key: str) -> str | None:
-        value = self.redis.hget(self._seen(key), "last_seen")
+    def _load_field(self, key: str, field: str) -> str | None:
+        value = self.redis.hget(self._seen(key), field)
         return value.decode() if value is not None else None
 
-    def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
+    def _load_original(self, content_hash: str, other_than: str) -> str | None:
         value = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "url")
         owner = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "key")
         if value is None or (owner is not None and owner.decode() == other_than):
             return None
         return str(value.decode())
 
-    def url_of(self, key: str) -> str | None:
-        value = self.redis.hget(self._seen(key), "url")
-        return value.decode() if value is not None else None
-
-    def record(
-        self,
-        key: str,
-        url: str,
-        *,
-        content_hash: str | None,
-        version: int = 1,
-        duplicate_of: str | None = None,
-        signature: bytes | None = None,
-        published_at: str | None = None,
-    ) -> None:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        fields = {
-            "url": url,
-            "content_hash": content_hash or "",
-            "version": version,
-            "duplicate_of": duplicate_of or "",
-            "published_at": published_at or "",
-            "last_seen": now,
-        }
+    def _save(self, rows: list[Row]) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(self._seen(key), "first_seen", now)
-        pipe.hset(self._seen(key), mapping=fields)
-        if content_hash and duplicate_of is None:
-            pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "url", url)
-            pipe.hsetnx(f"{self.prefix}:hash:{content_hash}", "key", key)
+        for r in rows:
+            pipe.hsetnx(self._seen(r.key), "first_seen", r.seen_at)
+            pipe.hset(
+                self._seen(r.key),
+                mapping={
+                    "url": r.url,
+                    "content_hash": r.content_hash or "",
+                    "version": r.version,
+                    "duplicate_of": r.duplicate_of or "",
+                    "published_at": r.published_at or "",
+                    "last_seen": r.seen_at,
+                },
+            )
+            if r.content_hash and r.duplicate_of is None:
+                pipe.hsetnx(f"{self.prefix}:hash:{r.content_hash}", "url", r.url)
+                pipe.hsetnx(f"{self.prefix}:hash:{r.content_hash}", "key", r.key)
         pipe.execute()
 
     def claim(self, key: str, version: int, url: str) -> str | None:
@@ -262,14 +370,12 @@ class RedisArticleIndex:
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         return iter(())  # the Redis near index keeps its own signatures
 
-    def commit(self) -> None:
-        pass  # every write is sent at once
-
     def clear(self) -> None:
         for name in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000):
             self.redis.delete(name)
 
     def close(self) -> None:
+        """Close; rows never made ready are not written."""
         self.redis.close()
 
 
@@ -323,9 +429,11 @@ def index_path(crawler: Crawler) -> str:
 
 
 class CrawlState:
-    """Per-crawl shared state of the deduplication layers (see the module docstring)."""
+    """The deduplication layers' shared state for one crawl: the article index, the
+    near-duplicate index and the duplicates output. Opened and closed by the crawl's
+    ``chinanews.lifecycle.CrawlRun``, which commits the index at its checkpoints."""
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, run: Any) -> None:
         self.crawler = crawler
         self.fresh = bool(getattr(getattr(crawler.spider, "args", None), "fresh", False))
         settings = crawler.settings
@@ -342,26 +450,20 @@ class CrawlState:
                 self.index.clear()
                 logger.info("Fresh crawl: the article index under %s was cleared", prefix)
         else:
-            path = index_path(crawler)
-            if self.fresh and path != ":memory:" and Path(path).exists():
-                # A full re-crawl starts the index over; the old one stays beside it.
-                for suffix in ("", "-wal", "-shm"):
-                    if Path(path + suffix).exists():
-                        os.replace(path + suffix, path + ".previous" + suffix)
-                logger.info(
-                    "Fresh crawl: the previous article index was moved to %s.previous", path
-                )
-            self.index = ArticleIndex(path)
+            self.index = open_sqlite_index(index_path(crawler), fresh=self.fresh)
             self.near = MinHashIndex()
         self.duplicates = JsonLines(
             beside_output(crawler, ".duplicates.jsonl"), append=resumed(crawler)
         )
+        run.register("duplicates", self.duplicates.sync)
         signatures = [(k, self.near.load_signature(b)) for k, b in self.index.signatures()]
         self.near.add_many(signatures)
         loaded = len(signatures)
         self.emitted_this_run: dict[str, str] = {}
         #: Near-duplicate signatures computed for items still on their way to RecordPipeline.
         self.pending_signatures: dict[str, Any] = {}
+        #: Index keys recorded for items still in the pipelines, by ``id(item)``.
+        self._recorded: dict[int, str] = {}
         logger.info(
             "Article index %s: %d articles known from earlier crawls%s",
             self.index.path,
@@ -369,14 +471,19 @@ class CrawlState:
             " (fresh crawl: starting over)" if self.fresh else "",
         )
 
-    @classmethod
-    def of(cls, crawler: Crawler) -> CrawlState:
-        state: CrawlState | None = getattr(crawler, "_chinanews_state", None)
-        if state is None:
-            state = cls(crawler)
-            crawler._chinanews_state = state  # type: ignore[attr-defined]
-            crawler.signals.connect(state.close, signal=signals.spider_closed)
-        return state
+    def record(self, item: Any, key: str, **fields: Any) -> None:
+        """Record ``item`` under ``key`` in the index; the row is committed at the first
+        checkpoint after the item has left the pipelines (``left_pipelines``)."""
+        self.index.record(key, **fields)
+        self._recorded[id(item)] = key
+
+    def left_pipelines(self, item: Any, *, durable: bool) -> None:
+        """``item`` is out of the pipelines: in the outputs (``durable``: scraped, or dropped
+        as a duplicate into the duplicates output), or lost to an error (its row is never
+        committed)."""
+        key = self._recorded.pop(id(item), None)
+        if key is not None and durable:
+            self.index.ready(key)
 
     def write_duplicate(self, record: dict[str, Any], *, duplicate_of: str, layer: str) -> None:
         entry = {"duplicate_of": duplicate_of, "layer": layer, "item": record}
@@ -387,5 +494,42 @@ class CrawlState:
         if self.duplicates.count:
             logger.info("%d duplicates written to %s", self.duplicates.count, self.duplicates.path)
         self.duplicates.close()
+        if self.index.unsaved:
+            logger.info(
+                "Article index: %d records not committed (their items did not reach the "
+                "outputs); the next run sees them as new",
+                self.index.unsaved,
+            )
         self.index.close()
-        self.crawler._chinanews_state = None  # type: ignore[attr-defined]
+
+
+def open_sqlite_index(path: str, *, fresh: bool = False) -> ArticleIndex:
+    """The SQLite index at ``path``. A fresh crawl moves the old one aside; one that cannot
+    be read (a disk fault, a file that is not a database) is moved aside with a warning and
+    the crawl starts a new one, which means the next articles are emitted again."""
+    if fresh and path != ":memory:" and Path(path).exists():
+        # A full re-crawl starts the index over; the old one stays beside it.
+        _move_aside(path, ".previous")
+        logger.info("Fresh crawl: the previous article index was moved to %s.previous", path)
+    try:
+        index = ArticleIndex(path)
+        index.db.execute("SELECT count(*) FROM seen").fetchone()
+    except sqlite3.DatabaseError as exc:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        _move_aside(path, f".unreadable-{stamp}")
+        logger.warning(
+            "Article index %s cannot be read (%s): moved aside as %s.unreadable-%s; a new "
+            "index starts empty, so known articles are emitted again",
+            path,
+            exc,
+            path,
+            stamp,
+        )
+        index = ArticleIndex(path)
+    return index
+
+
+def _move_aside(path: str, suffix: str) -> None:
+    for part in ("", "-wal", "-shm"):
+        if Path(path + part).exists():
+            os.replace(path + part, path + suffix + part)

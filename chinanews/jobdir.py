@@ -17,14 +17,15 @@ for ever. This module makes both cases end with every article once:
   again from its seeds with nothing skipped: articles already known are fetched again, so
   every link the dead attempt had queued is found again, and the article index keeps the
   ones already emitted from being emitted twice.
-* ``Checkpoints`` (extension) keeps the article index no further ahead than the outputs: the
-  index is committed only after the feed files and side outputs are flushed, every
-  ``CHINANEWS_CHECKPOINT_ITEMS`` items. On recovery it replays the feed written by the dead
-  attempts into the index (what the feed holds was emitted: it must not be emitted again)
-  and into the database (whose writer may have lost its last batch), and cuts a line the
-  kill left half-written.
+* ``Journal`` (extension) keeps the frontier journal (``JOBDIR/frontier.sqlite3``): the
+  requests scheduled and not yet done, committed in step with the article index at each of
+  the crawl's checkpoints (``chinanews.lifecycle``). After a kill, the requests pending at
+  the last checkpoint are queued again.
 
-Without ``JOBDIR`` none of this runs. See ``docs/scheduling.md``.
+What every run gets, with or without ``JOBDIR`` (checkpoints, the replay of a dead
+attempt's feed into the index, the database and the lake), is ``chinanews.lifecycle``'s;
+this module adds only the frontier. Without ``JOBDIR`` none of it runs. See
+``docs/scheduling.md``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
 
-from chinanews.outputs import main_output, path_safe
+from chinanews.lifecycle import crawl_run, cut_torn_line  # noqa: F401 (cut_torn_line: tests)
 
 logger = logging.getLogger(__name__)
 
@@ -72,34 +73,6 @@ def write_state(jobdir: str | Path, state: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def cut_torn_line(path: Path) -> int:
-    """Drop the unterminated last line a kill left in ``path``; the bytes dropped."""
-    if not path.exists():
-        return 0
-    with path.open("rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return 0
-        f.seek(max(0, size - 1))
-        if f.read(1) == b"\n":
-            return 0
-        # Walk back to the last newline.
-        position = size
-        while position > 0:
-            step = min(65536, position)
-            f.seek(position - step)
-            chunk = f.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = position - step + newline + 1
-                break
-            position -= step
-        else:
-            keep = 0
-        f.truncate(keep)
-        return size - keep
 
 
 class JobDir:
@@ -253,68 +226,71 @@ class FrontierJournal:
 
 
 class JournalMiddleware:
-    """Spider middleware (outermost): tells ``Checkpoints`` when a response's callback has
+    """Spider middleware (outermost): tells ``Journal`` when a response's callback has
     run to the end, and which items it produced."""
 
-    def __init__(self, checkpoints: Checkpoints) -> None:
-        self.checkpoints = checkpoints
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JournalMiddleware:
-        checkpoints = crawler.get_extension(Checkpoints)
-        if checkpoints is None:
+        journal = crawler.get_extension(Journal)
+        if journal is None:
             raise NotConfigured  # without JOBDIR: off, and silent (a message would be a WARNING)
-        return cls(checkpoints)
+        return cls(journal)
 
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
-        fp = self.checkpoints.fingerprint(response.request)
+        fp = self.journal.fingerprint(response.request)
         async for output in result:
             if fp is not None and not isinstance(output, Request):
-                self.checkpoints.item_started(fp)
+                self.journal.item_started(fp)
             yield output
         if fp is not None:
-            self.checkpoints.callback_done(fp)
+            self.journal.callback_done(fp)
 
     def process_spider_exception(self, response: Any, exception: BaseException) -> None:
-        fp = self.checkpoints.fingerprint(response.request)
+        fp = self.journal.fingerprint(response.request)
         if fp is not None:
-            self.checkpoints.callback_done(fp)
+            self.journal.callback_done(fp)
 
 
-class Checkpoints:
-    """Extension: commits the article index only behind the outputs, and replays the feed of
-    a dead attempt (see the module docstring). Not configured without ``JOBDIR``."""
+class Journal:
+    """Extension: the frontier journal of a ``JOBDIR`` crawl (module docstring); not
+    configured without ``JOBDIR``.
+
+    A request is done when its callback has run to the end and every item it produced has
+    left the pipelines; its journal row is deleted at the first checkpoint that commits the
+    index after that, so that a kill before it brings the request back."""
 
     def __init__(self, crawler: Crawler) -> None:
         if not crawler.settings.get("JOBDIR"):
             raise NotConfigured  # without JOBDIR: off, and silent (a message would be a WARNING)
         self.crawler = crawler
-        self.every = max(1, crawler.settings.getint("CHINANEWS_CHECKPOINT_ITEMS", 200))
-        self.items = 0
-        self.state: Any = None
         jobdir = Path(crawler.settings["JOBDIR"])
         jobdir.mkdir(parents=True, exist_ok=True)
         self.journal = FrontierJournal(jobdir / JOURNAL_FILE)
         #: Items of a response still in the pipelines, and responses whose callback ended.
         self.outstanding: dict[str, int] = {}
         self.ended: set[str] = set()
+        #: Requests done since the last checkpoint took its rows.
+        self.done: list[str] = []
         self._unjournaled = 0
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Checkpoints:
+    def from_crawler(cls, crawler: Crawler) -> Journal:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.item_left, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_left, signal=signals.item_dropped)
         crawler.signals.connect(ext.item_left, signal=signals.item_error)
         crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        # after the lifecycle's last checkpoint, which commits the journal one last time
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
-
-    # -- the frontier journal ---------------------------------------------------------
 
     def fingerprint(self, request: Request | None) -> str | None:
         if request is None:
@@ -340,7 +316,7 @@ class Checkpoints:
     def request_dropped(self, request: Request) -> None:
         fp = self.fingerprint(request)
         if fp is not None:
-            self.journal.done(fp)
+            self.done.append(fp)
 
     def item_started(self, fp: str) -> None:
         self.outstanding[fp] = self.outstanding.get(fp, 0) + 1
@@ -348,7 +324,7 @@ class Checkpoints:
     def callback_done(self, fp: str) -> None:
         if self.outstanding.get(fp, 0) == 0:
             self.outstanding.pop(fp, None)
-            self.journal.done(fp)
+            self.done.append(fp)
         else:
             self.ended.add(fp)
 
@@ -361,71 +337,25 @@ class Checkpoints:
         if self.outstanding[fp] <= 0 and fp in self.ended:
             del self.outstanding[fp]
             self.ended.discard(fp)
+            self.done.append(fp)
+
+    def take(self) -> tuple[list[str], dict[str, str]]:
+        """At a checkpoint, as the index's ready rows are taken: the requests done so far
+        and the links the spider holds back."""
+        done, self.done = self.done, []
+        spider: Any = self.crawler.spider
+        return done, dict(getattr(spider, "_mobile_pending", {}))
+
+    def commit(self, taken: tuple[list[str], dict[str, str]]) -> None:
+        done, deferred = taken
+        for fp in done:
             self.journal.done(fp)
+        self.journal.commit(deferred)
 
     def spider_opened(self) -> None:
-        from chinanews.index import ArticleIndex, CrawlState
-
-        self.state = CrawlState.of(self.crawler)
-        if isinstance(self.state.index, ArticleIndex):
-            self.state.index.commit_every = 2**62  # committed by checkpoint() only
+        crawl_run(self.crawler).journal(self.take, self.commit)
         if self.crawler.settings.getbool("CHINANEWS_RECOVER"):
-            self.recover()
-
-    def recover(self) -> None:
-        """Make the index and the database hold every article the dead attempts wrote."""
-        from chinanews.pipelines.store import DatabasePipeline
-
-        feed = main_output(self.crawler)
-        stats = self.crawler.stats
-        assert stats is not None
-        if feed is None or not feed.exists():
-            logger.warning("Recovery: no local feed file to replay; nothing was emitted yet?")
-            return
-        cut = cut_torn_line(feed)
-        if cut:
-            stats.set_value(f"{STAT}/torn_bytes_cut", cut)
-            logger.warning("Recovery: cut a half-written last line (%d bytes) from %s", cut, feed)
-        database = self.crawler.get_item_pipeline(DatabasePipeline)
-        index, near = self.state.index, self.state.near
-        lines = indexed = 0
-        with feed.open(encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                lines += 1
-                key = str(item.get("article_id") or item["url"])
-                seen = index.get(key)
-                if seen is None or seen.content_hash != item.get("content_hash"):
-                    signature = near.signature(item.get("body") or "")
-                    index.record(
-                        key,
-                        item["url"],
-                        content_hash=item.get("content_hash"),
-                        version=item.get("version") or 1,
-                        signature=near.dump_signature(signature),
-                        published_at=item.get("published_at"),
-                    )
-                    near.add(key, signature)
-                    indexed += 1
-                if database is not None and database.writer is not None:
-                    database.writer.put(
-                        {"kind": "article", "run_id": database.run["run_id"], "item": item}
-                    )
-        index.commit()
-        self._recover_lake(feed)
-        self._requeue()
-        stats.set_value(f"{STAT}/replayed", lines)
-        stats.set_value(f"{STAT}/replayed_into_index", indexed)
-        logger.warning(
-            "Recovery: %d articles already in %s; %d of them were missing from the article "
-            "index and are recorded now%s",
-            lines,
-            feed,
-            indexed,
-            ", all upserted into the database again" if database is not None else "",
-        )
+            self._requeue()
 
     def _requeue(self) -> None:
         """Queue again what the dead attempt had pending at its last checkpoint, and the
@@ -448,86 +378,14 @@ class Checkpoints:
             len(deferred),
         )
 
-    def _recover_lake(self, feed: Path) -> None:
-        """A local lake: set aside the files a kill left without their footer, and write
-        again the dead attempts' articles that no complete file of theirs holds."""
-        from chinanews.lake.addon import local_lake
-        from chinanews.lake.feeds import PartitionedFeedExporter
-
-        lake = local_lake(self.crawler.settings.get("CHINANEWS_LAKE") or "")
-        exporter = self.crawler.get_extension(PartitionedFeedExporter)
-        if lake is None or exporter is None:
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        spider: Any = self.crawler.spider
-        state = read_state(self.crawler.settings["JOBDIR"]) or {}
-        in_lake: set[str] = set()
-        partial = 0
-        for job in state.get("lake_jobs", [])[:-1]:  # the dead attempts'
-            name = path_safe(spider.name)  # as the lake's file names have it
-            for path in sorted(lake.glob(f"articles/*/{name}-{job}-*.parquet")):
-                try:
-                    in_lake.update(pq.read_table(path, columns=["url"]).column("url").to_pylist())
-                except (OSError, pa.ArrowException) as exc:
-                    path.rename(path.with_suffix(".parquet.partial"))
-                    partial += 1
-                    logger.warning("Recovery: %s is incomplete (%s), set aside", path, exc)
-        rewritten = 0
-        with feed.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    item = json.loads(line)
-                    if item["url"] not in in_lake:
-                        exporter.export_partitioned(item, spider)
-                        rewritten += 1
-        assert self.crawler.stats is not None
-        self.crawler.stats.set_value(f"{STAT}/lake_partial_files", partial)
-        self.crawler.stats.set_value(f"{STAT}/lake_rewritten", rewritten)
-        if rewritten:
-            logger.warning(
-                "Recovery: %d articles of the dead attempts were in no complete lake file; "
-                "written again under this attempt's files",
-                rewritten,
-            )
-
-    def item_scraped(self, response: Any = None) -> None:
-        self.item_left(response)
-        self.items += 1
-        if self.items % self.every == 0:
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Flush every output, then commit the index: the index never knows an article the
-        outputs do not hold."""
-        from chinanews.lake.feeds import PartitionedFeedExporter
-        from chinanews.pipelines.validate import ValidatePipeline
-
-        exporter = self.crawler.get_extension(PartitionedFeedExporter)
-        if exporter is not None:
-            for slot in [*exporter.slots, *exporter.partitions.values()]:
-                flush = getattr(slot.file, "flush", None)
-                if flush is not None and not getattr(slot.file, "closed", False):
-                    flush()
-        validate = self.crawler.get_item_pipeline(ValidatePipeline)
-        if validate is not None and validate.rejects is not None:
-            validate.rejects.flush()
-        if self.state is not None:
-            self.state.duplicates.flush()
-            self.state.index.commit()
-        spider: Any = self.crawler.spider
-        self.journal.commit(dict(getattr(spider, "_mobile_pending", {})))
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"{STAT}/checkpoints")
-
     def spider_closed(self, reason: str) -> None:
-        spider: Any = self.crawler.spider
-        self.journal.commit(dict(getattr(spider, "_mobile_pending", {})))
+        self.reason = reason
+
+    def engine_stopped(self) -> None:
         self.journal.close()
         jobdir = self.crawler.settings["JOBDIR"]
         state = read_state(jobdir) or {}
         state["closed"] = True
-        state["last_reason"] = reason
+        state["last_reason"] = getattr(self, "reason", None)
         state["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         write_state(jobdir, state)

@@ -107,6 +107,12 @@ class JsonLines:
         if self._file is not None:
             self._file.flush()
 
+    def sync(self) -> None:
+        """Flush and fsync: what was written survives a kill and a power cut."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

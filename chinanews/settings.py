@@ -91,8 +91,11 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "chinanews.extensions.CrawlReport": 500,
-    # With JOBDIR: the article index is committed only behind the flushed outputs.
-    "chinanews.jobdir.Checkpoints": 600,
+    # The run: its record, checkpoints (outputs durable, then the index), recovery of a
+    # run that did not finish (chinanews/lifecycle.py). After the feeds and the report.
+    "chinanews.lifecycle.CrawlRun": 700,
+    # With JOBDIR: the frontier journal, committed with the index at each checkpoint.
+    "chinanews.jobdir.Journal": 710,
     # Scrapy's feed exports, plus feeds partitioned per item by %(dt)s (docs/lake.md).
     "scrapy.extensions.feedexport.FeedExporter": None,
     "chinanews.lake.feeds.PartitionedFeedExporter": 0,
@@ -112,8 +115,12 @@ CHINANEWS_MIN_COVERAGE: dict[str, float] = {}
 CHINANEWS_INDEX_PATH = ""
 # One crawl at a time per SQLite index: a second one exits with code 4 (chinanews/runlock.py).
 CHINANEWS_RUN_LOCK = True
-# With JOBDIR: flush the outputs and commit the index every N items (chinanews/jobdir.py).
-CHINANEWS_CHECKPOINT_ITEMS = 200
+# Checkpoints (chinanews/lifecycle.py): make every output durable, then commit the article
+# index, every N items, every T seconds (0: never by time) and at the end.
+CHINANEWS_CHECKPOINT_ITEMS = 500
+CHINANEWS_CHECKPOINT_SECONDS = 30.0
+# Test hook: kill the crawl at a chosen point (chinanews.lifecycle.FAULT_POINTS); never set it.
+CHINANEWS_FAULT = ""
 
 # Where articles are stored besides the feed (docs/storage.md): empty for the default,
 # sqlite:///<CHINANEWS_DATA_DIR>/chinanews.sqlite3; sqlite:///path, postgresql://..., or none.
@@ -121,6 +128,11 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 CHINANEWS_DB_BATCH_SIZE = 500
 
 FEED_EXPORT_ENCODING = "utf-8"
+# Local feed files; parquet ones (the lake) written under a hidden name, then renamed.
+FEED_STORAGES = {
+    "": "chinanews.lake.storage.FileFeedStorage",
+    "file": "chinanews.lake.storage.FileFeedStorage",
+}
 FEED_EXPORTERS = {"parquet": "chinanews.lake.exporter.ParquetItemExporter"}
 # Adds %(job)s (Scrapyd job id, else the spider's run_id) to the feed URI parameters.
 FEED_URI_PARAMS = "chinanews.lake.feeds.uri_params"

@@ -42,6 +42,27 @@ COMPARED_FIELDS = (
 )
 
 #: Settings for crawling the local site: no politeness delays against our own server.
+#: Settings for a crawler built by hand around the dedup pipelines: the crawl lifecycle
+#: that owns the article index (``chinanews.lifecycle``).
+RUN_SETTINGS = {"EXTENSIONS": {"chinanews.lifecycle.CrawlRun": 700}}
+
+
+def settle(crawler: Any, item: Any) -> None:
+    """What the lifecycle does when ``item`` leaves the pipelines into the outputs."""
+    from chinanews.lifecycle import crawl_run
+
+    crawl_run(crawler).state.left_pipelines(item, durable=True)
+
+
+def end_run(crawler: Any) -> None:
+    """What the lifecycle does at the end: commit the settled rows, close the state."""
+    from chinanews.lifecycle import crawl_run
+
+    state = crawl_run(crawler).state
+    state.index.commit()
+    state.close()
+
+
 LOCAL_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",
     "DOWNLOAD_DELAY": "0",

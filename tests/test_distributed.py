@@ -27,12 +27,12 @@ from chinanews import distributed
 from chinanews.cli import main as cli_main
 from chinanews.distributed import Distributed, Keys, begin
 from chinanews.extract import extract_article
-from chinanews.index import ArticleIndex, CrawlState, RedisArticleIndex
+from chinanews.index import ArticleIndex, RedisArticleIndex
 from chinanews.items import Article
 from chinanews.pipelines.dedup import ContentPipeline, Duplicate, IdentityPipeline, RecordPipeline
 from chinanews.rendering import render_meta
 from chinanews.spiders.china_com import ChinaComSpider
-from tests.conftest import REDIS_URL, ROOT, SCRAPY
+from tests.conftest import REDIS_URL, ROOT, RUN_SETTINGS, SCRAPY, end_run, settle
 
 PAGES = ROOT / "tests" / "pages"
 
@@ -214,6 +214,7 @@ class Worker:
             "CHINANEWS_INDEX_BACKEND": "redis",
             "REDIS_URL": REDIS_URL,
             "CHINANEWS_REDIS_PREFIX": prefix,
+            **RUN_SETTINGS,
         }
         self.crawler = get_crawler(ChinaComSpider, settings)
         self.crawler.spider = ChinaComSpider.from_crawler(self.crawler)
@@ -224,8 +225,15 @@ class Worker:
         self.identity.open_spider()
         self.duplicates = tmp_path / f"{name}.duplicates.jsonl"
 
+    def record_item(self, item: Any) -> Any:
+        """The record layer, then the item into the outputs."""
+        try:
+            return self.record.process_item(item)
+        finally:
+            settle(self.crawler, item)
+
     def close(self) -> list[dict[str, Any]]:
-        CrawlState.of(self.crawler).close()
+        end_run(self.crawler)
         if not self.duplicates.exists():
             return []
         return [json.loads(line) for line in self.duplicates.read_text().splitlines()]
@@ -245,7 +253,7 @@ def test_two_workers_finding_one_article_at_once_emit_it_once(tmp_path: Path, ke
     item_a = a.identity.process_item(article(DESKTOP))
     with pytest.raises(Duplicate):
         b.identity.process_item(article(MOBILE))
-    a.record.process_item(item_a)
+    a.record_item(item_a)
     assert b.crawler.stats.get_value("chinanews/duplicates/claimed_by_other_worker") == 1
     assert a.close() == []
     ((record,),) = [b.close()]
@@ -260,7 +268,7 @@ def test_a_changed_article_found_by_both_workers_gets_one_new_version(
     tmp_path: Path, keys: Keys
 ) -> None:
     first = Worker(tmp_path, keys.prefix, "first")
-    first.record.process_item(first.identity.process_item(article(DESKTOP)))
+    first.record_item(first.identity.process_item(article(DESKTOP)))
     first.close()
     a, b = Worker(tmp_path, keys.prefix, "a"), Worker(tmp_path, keys.prefix, "b")
     changed = "正文第一段，改过了。\n正文第二段。"
@@ -268,7 +276,7 @@ def test_a_changed_article_found_by_both_workers_gets_one_new_version(
     assert item_a.version == 2
     with pytest.raises(Duplicate):
         b.identity.process_item(article(MOBILE, changed))
-    a.record.process_item(item_a)
+    a.record_item(item_a)
     a.close()
     ((record,),) = [b.close()]
     assert (record["layer"], record["duplicate_of"]) == ("id", DESKTOP)
@@ -397,9 +405,9 @@ def test_a_copy_recorded_by_another_worker_meanwhile_is_dropped_as_content(
     item_a = a.identity.process_item(article(DESKTOP))
     item_b = b.identity.process_item(copy)
     assert a.content.process_item(item_a) and b.content.process_item(item_b)
-    b.record.process_item(item_b)
+    b.record_item(item_b)
     with pytest.raises(Duplicate):
-        a.record.process_item(item_a)
+        a.record_item(item_a)
     ((record,),) = [a.close()]
     assert (record["layer"], record["duplicate_of"]) == ("content", copy_url)
     assert b.close() == []

@@ -68,6 +68,8 @@ def test_content_hash_finds_the_original_only(index: Any) -> None:
 def test_sqlite_index_persists_across_opens(tmp_path: Path) -> None:
     first = ArticleIndex(tmp_path / "i.sqlite3")
     first.record("49000001", URL_A, content_hash="h1", signature=b"sig")
+    first.ready("49000001")
+    assert first.commit() == 1
     first.close()
     again = ArticleIndex(tmp_path / "i.sqlite3")
     assert again.get("49000001") is not None
@@ -110,3 +112,27 @@ def test_redact_hides_passwords() -> None:
     assert redact("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
     assert redact("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
     assert redact("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_only_rows_made_ready_are_committed(index: Any, tmp_path: Path) -> None:
+    """A row is written only once the outputs hold its article (``ready``) and a
+    checkpoint commits it; the rest is seen by this crawl only, and lost at close."""
+    index.record("49000001", URL_A, content_hash="h1")
+    index.record("49000002", URL_B, content_hash="h2")
+    index.ready("49000001")
+    taken = index.take_ready()
+    index.ready("49000002")  # made ready after the checkpoint took its rows
+    assert index.commit(taken) == 1
+    assert index.knows("49000002") and index.unsaved == 1  # still seen by this crawl
+    assert index.original_with_hash("h2", other_than="x") == URL_B
+    assert index.commit() == 1 and index.unsaved == 0
+
+
+def test_a_row_never_made_ready_is_not_written(tmp_path: Path) -> None:
+    first = ArticleIndex(tmp_path / "i.sqlite3")
+    first.record("49000001", URL_A, content_hash="h1")
+    assert first.commit() == 0
+    first.close()
+    again = ArticleIndex(tmp_path / "i.sqlite3")
+    assert again.get("49000001") is None
+    again.close()

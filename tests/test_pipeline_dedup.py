@@ -12,7 +12,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from chinanews.index import ArticleIndex, CrawlState
+from chinanews.index import ArticleIndex
 from chinanews.items import Article
 from chinanews.localsite import near_duplicate_pairs
 from chinanews.pipelines.dedup import (
@@ -24,6 +24,7 @@ from chinanews.pipelines.dedup import (
     Unchanged,
 )
 from chinanews.spiders.china_com import ChinaComSpider
+from tests.conftest import RUN_SETTINGS, end_run, settle
 
 PAIRS = near_duplicate_pairs(200, seed=4)
 COPY = next(p for p in PAIRS if p.is_duplicate and p.kind == "sentence")
@@ -51,6 +52,7 @@ class Chain:
         settings = {
             "FEEDS": {str(self.out): {"format": "jsonlines"}},
             "CHINANEWS_INDEX_PATH": str(tmp_path / "index.sqlite3"),
+            **RUN_SETTINGS,
         }
         self.crawler = get_crawler(ChinaComSpider, settings)
         self.crawler.spider = ChinaComSpider.from_crawler(self.crawler, fresh="1" if fresh else "0")
@@ -64,15 +66,19 @@ class Chain:
         self.tmp_path = tmp_path
 
     def __call__(self, item: Article) -> Article:
-        for layer in self.layers:
-            item = layer.process_item(item)
+        try:
+            for layer in self.layers:
+                item = layer.process_item(item)
+        finally:
+            settle(self.crawler, item)  # scraped, or dropped into the duplicates output
         return item
 
     def stat(self, key: str) -> Any:
         return self.crawler.stats.get_value(key)
 
     def close(self) -> list[dict[str, Any]]:
-        CrawlState.of(self.crawler).close()
+        end_run(self.crawler)
+        self.closed = True
         path = self.out.with_suffix(".duplicates.jsonl")
         return (
             [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -85,7 +91,7 @@ class Chain:
 def chain(tmp_path: Path) -> Iterator[Chain]:
     c = Chain(tmp_path)
     yield c
-    if getattr(c.crawler, "_chinanews_state", None) is not None:
+    if not getattr(c, "closed", False):
         c.close()
 
 

@@ -12,6 +12,7 @@ from scrapy.utils.test import get_crawler
 
 from chinanews.items import Article
 from chinanews.pipelines.validate import Rejected, ValidatePipeline, article_schema
+from tests.conftest import RUN_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = Article(
@@ -42,7 +43,9 @@ GOOD = Article(
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> ValidatePipeline:
-    crawler = get_crawler(Spider, {"FEEDS": {str(tmp_path / "out.jsonl"): {"format": "jsonlines"}}})
+    crawler = get_crawler(
+        Spider, {"FEEDS": {str(tmp_path / "out.jsonl"): {"format": "jsonlines"}}, **RUN_SETTINGS}
+    )
     crawler.spider = Spider(name="t")
     crawler.stats.open_spider()
     pipe = ValidatePipeline.from_crawler(crawler)

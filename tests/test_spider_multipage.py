@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 from chinanews.items import Article
 from chinanews.localsite import LocalSite
 from chinanews.spiders.china_com import ChinaComSpider
+from tests.conftest import RUN_SETTINGS
 
 BASE = "http://127.0.0.1:8000"
 
@@ -25,7 +26,7 @@ def site() -> LocalSite:
 
 @pytest.fixture
 def spider() -> ChinaComSpider:
-    crawler = get_crawler(ChinaComSpider)
+    crawler = get_crawler(ChinaComSpider, {**RUN_SETTINGS, "CHINANEWS_INDEX_PATH": ":memory:"})
     crawler.stats.open_spider()
     spider = ChinaComSpider.from_crawler(crawler, start_urls=f"{BASE}/")
     crawler.spider = spider

@@ -1,7 +1,9 @@
 """Deduplicate, in layers, each counted under ``chinanews/duplicates/<layer>``.
 
-The layers share the crawl's ``CrawlState`` (``chinanews.index``): the cross-run index of
-seen articles, the near-duplicate index and the duplicates output. A duplicate is dropped
+The layers share the crawl's ``CrawlState`` (``chinanews.index``), which the crawl's
+lifecycle owns (``chinanews.lifecycle.CrawlRun``): the cross-run index of seen articles, the
+near-duplicate index and the duplicates output. What a layer records in the index is
+committed only once the item has reached the outputs (the lifecycle's checkpoints). A duplicate is dropped
 from the main output and written, with the URL of the article it duplicates
 (``duplicate_of``) and the layer that caught it, to ``out.duplicates.jsonl``.
 """
@@ -16,6 +18,7 @@ from scrapy.exceptions import DropItem
 
 from chinanews.dedup.fingerprint import content_hash
 from chinanews.index import CrawlState
+from chinanews.lifecycle import crawl_run
 
 
 class Duplicate(DropItem):
@@ -38,6 +41,7 @@ class _Layer:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._state: CrawlState | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
@@ -45,10 +49,12 @@ class _Layer:
 
     @property
     def state(self) -> CrawlState:
-        return CrawlState.of(self.crawler)
+        if self._state is None:
+            self._state = crawl_run(self.crawler).state
+        return self._state
 
     def open_spider(self) -> None:
-        CrawlState.of(self.crawler)  # open the index before the first item, not during it
+        self.state  # noqa: B018 - the index opens before the first item, not during it
 
     def inc(self, key: str) -> None:
         stats = self.crawler.stats
@@ -74,9 +80,10 @@ class _Layer:
         )
 
     def _record_duplicate(self, adapter: ItemAdapter, duplicate_of: str) -> None:
-        self.state.index.record(
+        self.state.record(
+            adapter.item,
             article_key(adapter),
-            adapter["url"],
+            url=adapter["url"],
             content_hash=adapter.get("content_hash"),
             version=adapter.get("version") or 1,
             duplicate_of=duplicate_of,
@@ -176,9 +183,10 @@ class RecordPipeline(_Layer):
                 self.inc("chinanews/duplicates/claimed_by_other_worker")
                 raise self.duplicate(adapter, original, "content")
         signature = state.pending_signatures.pop(key, None)
-        state.index.record(
+        state.record(
+            item,
             key,
-            adapter["url"],
+            url=adapter["url"],
             content_hash=adapter.get("content_hash"),
             version=adapter.get("version") or 1,
             signature=state.near.dump_signature(signature) if signature is not None else None,

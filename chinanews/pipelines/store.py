@@ -28,6 +28,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
+from chinanews.lifecycle import OutputFailed, RunRecord, crawl_run
 from chinanews.signals import article_duplicate, article_rejected, crawl_report
 from chinanews.storage import database_url, open_store
 from chinanews.storage.writer import STAT, StoreWriter
@@ -117,7 +118,46 @@ class DatabasePipeline:
         }
         self.writer.start()
         self.writer.put(dict(self.run))
+        crawl_run(self.crawler).register(
+            "database", self.checkpoint, replay=self.replay, interrupted=self.interrupted
+        )
         logger.info("Articles are stored in %s", self.db.redacted)
+
+    async def checkpoint(self) -> None:
+        """Wait until the writer has committed (or spooled) every record handed to it."""
+        if self.writer is None:
+            return
+        from twisted.internet import reactor
+
+        done: Deferred[bool] = Deferred()
+        self.writer.barrier(lambda ok: reactor.callFromThread(done.callback, ok))
+        if not await maybe_deferred_to_future(done):
+            raise OutputFailed(f"the database writer failed ({self.db.redacted})")
+
+    def replay(self, dead: RunRecord, item: dict[str, Any]) -> bool:
+        """Upsert an article a dead run emitted (its last batch may be lost); storing it
+        again changes nothing (``chinanews.storage.stores``)."""
+        if self.writer is None:
+            return False
+        self.writer.put({"kind": "article", "run_id": dead.run_id, "item": item})
+        return True
+
+    def interrupted(self, dead: RunRecord) -> None:
+        """The dead run's ``crawl_runs`` row, ended as ``interrupted``, with what it did."""
+        if self.writer is None:
+            return
+        self.writer.put(
+            {
+                "kind": "run",
+                "run_id": dead.run_id,
+                "spider": dead.spider,
+                "started_at": dead.started_at,
+                "finished_at": dead.finished_at or datetime.now(timezone.utc).isoformat(),
+                "finish_reason": "interrupted",
+                "ok": False,
+                "report": {"interrupted": True, "recovered_by": dead.recovered_by, **dead.recovery},
+            }
+        )
 
     async def process_item(self, item: Any) -> Any:
         assert self.writer is not None

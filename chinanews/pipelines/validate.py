@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from chinanews.lifecycle import crawl_run
 from chinanews.outputs import JsonLines, beside_output, resumed
 from chinanews.signals import article_rejected
 
@@ -67,6 +68,7 @@ class ValidatePipeline:
         self.rejects = JsonLines(
             beside_output(self.crawler, ".rejects.jsonl"), append=resumed(self.crawler)
         )
+        crawl_run(self.crawler).register("rejects", self.rejects.sync)
 
     def close_spider(self) -> None:
         if self.rejects is not None:

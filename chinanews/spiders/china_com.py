@@ -25,8 +25,8 @@ from scrapy.settings import BaseSettings
 
 from chinanews import distributed
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
-from chinanews.index import CrawlState
 from chinanews.items import Article
+from chinanews.lifecycle import crawl_run
 from chinanews.outputs import path_safe
 from chinanews.rendering import RenderMode, check_render, render_meta
 from chinanews.urls import (
@@ -309,7 +309,7 @@ class ChinaComSpider(scrapy.Spider):
             if self.recovering_since and self._seen_since(ref.article_id, self.recovering_since):
                 self._inc(f"{STAT}/jobdir/skipped_this_run")
                 return None
-            if via in _SKIP_KNOWN_VIA and self.skip_known and self._known(ref.article_id):
+            if via in _SKIP_KNOWN_VIA and self._skips_known() and self._known(ref.article_id):
                 # Reached through another article's links: its URL alone says we have it.
                 self._inc(f"{STAT}/incremental/skipped_known")
                 return None
@@ -409,13 +409,18 @@ class ChinaComSpider(scrapy.Spider):
             else:
                 self._inc(f"{STAT}/no_article/{static.reason or 'unknown'}")
 
+    def _skips_known(self) -> bool:
+        """Whether links to known articles are skipped: not with ``fresh=1``, nor when
+        the run recovers one whose queue was lost (``chinanews.lifecycle``)."""
+        return self.skip_known and not crawl_run(self.crawler).refetch_known
+
     def _known(self, article_id: str) -> bool:
         """True when an earlier crawl recorded this article (the cross-run index)."""
-        return CrawlState.of(self.crawler).index.knows(article_id)
+        return bool(crawl_run(self.crawler).state.index.knows(article_id))
 
     def _seen_since(self, article_id: str, since: str) -> bool:
         """True when the index recorded this article at or after ``since`` (UTC ISO 8601)."""
-        last = CrawlState.of(self.crawler).index.last_seen(article_id)
+        last = crawl_run(self.crawler).state.index.last_seen(article_id)
         return last is not None and last >= since
 
     def _follow_desktop(self, url: str) -> scrapy.Request | None:

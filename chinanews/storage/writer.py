@@ -41,6 +41,14 @@ STAT = "chinanews/storage"
 _STOP = object()
 
 
+class _Barrier:
+    """A place in the queue: ``done(True)`` is called (from the writer thread) once every
+    record queued before it is written or spooled, ``done(False)`` if the writer failed."""
+
+    def __init__(self, done: Callable[[bool], None]) -> None:
+        self.done = done
+
+
 class StoreWriter:
     def __init__(
         self,
@@ -67,6 +75,8 @@ class StoreWriter:
         self.on_room: Callable[[], None] = lambda: None
         self.connected = False
         self.down = False
+        #: The thread died of an error it could not handle (records may be lost).
+        self.failed = False
         self._next_attempt = 0.0
         self._spool_file: Any = None
         self._thread = threading.Thread(target=self._run, name="chinanews-db-writer", daemon=True)
@@ -91,6 +101,15 @@ class StoreWriter:
         """Queue ``record`` whatever the queue's length (signal handlers cannot wait)."""
         self.queue.put(record)
 
+    def barrier(self, done: Callable[[bool], None]) -> None:
+        """Call ``done(True)`` once every record queued so far is written or spooled (both
+        durable), ``done(False)`` if the writer failed first. Called at once when the
+        writer thread has ended."""
+        if not self._thread.is_alive():
+            done(not self.failed)
+            return
+        self.queue.put(_Barrier(done))
+
     def drain(self) -> None:
         """Block until every record queued so far is written or spooled."""
         self.queue.join()
@@ -107,14 +126,16 @@ class StoreWriter:
         try:
             self._try_connect()
             while True:
-                batch, stop = self._next_batch()
+                batch, stop, barriers = self._next_batch()
                 try:
                     if batch:
                         self._write(batch)
                 finally:
-                    for _ in range(len(batch) + stop):
+                    for _ in range(len(batch) + len(barriers) + stop):
                         self.queue.task_done()
                     self.on_room()
+                for barrier in barriers:
+                    barrier.done(True)
                 if stop:
                     break
             if self.connected and not self.down:
@@ -123,15 +144,33 @@ class StoreWriter:
                 with contextlib.suppress(Exception):
                     self._load_spool(include_current=True)
         except Exception:
+            self.failed = True
             logger.exception("The database writer failed")
         finally:
             self._close_spool()
             self.store.close()
+            self._release_barriers()
 
-    def _next_batch(self) -> tuple[list[Record], bool]:
+    def _release_barriers(self) -> None:
+        """Answer the barriers left in the queue when the thread ends: everything before
+        them was handled, unless the thread failed."""
+        while True:
+            try:
+                record = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(record, _Barrier):
+                record.done(not self.failed)
+            self.queue.task_done()
+
+    def _next_batch(self) -> tuple[list[Record], bool, list[_Barrier]]:
+        """The next batch, whether the writer is to stop after it, and the barriers met
+        (a batch ends at a barrier, so that it is answered as soon as possible)."""
         first = self.queue.get()
         if first is _STOP:
-            return [], True
+            return [], True, []
+        if isinstance(first, _Barrier):
+            return [], False, [first]
         batch = [first]
         deadline = time.monotonic() + self.flush_seconds
         while len(batch) < self.batch_size:
@@ -143,9 +182,11 @@ class StoreWriter:
             except queue.Empty:
                 break
             if record is _STOP:
-                return batch, True
+                return batch, True, []
+            if isinstance(record, _Barrier):
+                return batch, False, [record]
             batch.append(record)
-        return batch, False
+        return batch, False, []
 
     def _try_connect(self) -> bool:
         """Connect, migrate and load earlier runs' spools; False (and down) on failure."""
