@@ -113,6 +113,9 @@ class JobDir:
                 # The journal's requests go back in the queue; what this run already fetched
                 # is not fetched again (chinanews.jobdir module docstring).
                 spider.recovering_since = state["created"]
+                # the journal brings the dead attempt's queue back: the lifecycle need not
+                # walk known articles again to find it (chinanews.lifecycle)
+                settings.set("CHINANEWS_FRONTIER_RESTORED", True, priority="addon")
                 how = (
                     "the requests pending at its last checkpoint are queued again, with the "
                     "seeds; articles it already fetched are not fetched again"

@@ -364,20 +364,26 @@ class CrawlRun:
         if not await self.checkpoint():
             return  # an output failed: the dead run stays to be recovered next time
         self.registry.save(dead)
-        self.refetch_known = True
+        # The dead run's queue is lost unless a JOBDIR journal brought it back.
+        self.refetch_known = not self.crawler.settings.getbool("CHINANEWS_FRONTIER_RESTORED")
         self._inc(f"{STAT}/recovered_runs")
         self._inc(f"{STAT}/recovery/articles", lines)
         self._inc(f"{STAT}/recovery/indexed", indexed)
+        for name, count in written.items():
+            self._inc(f"{STAT}/recovery/rewritten/{name}", count)
         rewritten = ", ".join(f"{n} to the {name}" for name, n in written.items()) or "none"
         logger.warning(
             "Recovered run %s (interrupted after %d checkpoints): %d articles in its feed, "
-            "%d of them recorded in the index now, written again: %s; known articles are "
-            "fetched again in this run to find the links its lost queue held",
+            "%d of them recorded in the index now, written again: %s%s",
             dead.run_id,
             dead.checkpoints,
             lines,
             indexed,
             rewritten,
+            "; known articles are fetched again in this run to find the links its lost "
+            "queue held"
+            if self.refetch_known
+            else "",
         )
 
     # -- items --------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def resumed(
     }
     yield {
         "lake": lake,
-        "lake_partial": sorted((tmp / "lake").glob("articles/*/*.partial")),
+        "lake_temporary": sorted((tmp / "lake").glob("articles/*/.*.tmp")),
         "signal": sig,
         "first_log": first_log,
         "after_stop": after_stop,
@@ -173,7 +173,8 @@ def test_how_the_second_attempt_resumed(resumed: dict[str, Any]) -> None:
         stats = resumed["stats"]
         assert "attempt 1 of run" in log and "did not close (killed?)" in log
         assert (resumed["jobdir"] / "crashed-1" / "requests.seen").exists()
-        assert stats["chinanews/jobdir/replayed"] == resumed["after_stop"]
+        assert "Recovered run" in log
+        assert stats["chinanews/run/recovery/articles"] == resumed["after_stop"]
         assert stats["chinanews/jobdir/requeued"] > 0
         assert stats["chinanews/jobdir/skipped_this_run"] > 0
         first, second = resumed["requests"]
@@ -181,11 +182,9 @@ def test_how_the_second_attempt_resumed(resumed: dict[str, Any]) -> None:
         again = {p for p in second if p in paths} & set(first)
         # fetched again: only requests pending at the checkpoint (retried 500s aside)
         assert len(again) <= stats["chinanews/jobdir/requeued"]
-        # the files the kill left open are set aside, their articles written again
-        assert resumed["stats"]["chinanews/jobdir/lake_partial_files"] == len(
-            resumed["lake_partial"]
-        )
-        assert resumed["stats"]["chinanews/jobdir/lake_rewritten"] > 0
+        # the files the kill left half-written are gone (their articles written again:
+        # test_the_lake_holds_the_feed), and none was ever visible under a final name
+        assert resumed["lake_temporary"] == []
 
 
 def test_cut_torn_line(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ with exit code 3 (Scrapy's own process would exit with 0).
 While it runs, the crawl holds its article index's lock (``chinanews.runlock``): a second
 crawl of the same spider on the same index stops at once with exit code 4.
 
-Exit codes: 0 ok, 1 Scrapy could not start the crawl, 2 bad arguments, 3 quality checks
-failed (``docs/report.md``), 4 another run of the spider holds the lock.
+Exit codes: 0 ok, 1 Scrapy could not start the crawl, 2 bad arguments or settings, 3 quality
+checks failed (``docs/report.md``), 4 another run of the spider holds the lock, 5 an output
+could not store its data (``chinanews.lifecycle``; the articles it lost are emitted again by
+the next run).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
 from chinanews.index import check_settings
+from chinanews.lifecycle import EXIT_OUTPUT_FAILED, OUTPUT_FAILED_STAT
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
 from chinanews.runlock import EXIT_LOCKED, RunLock, RunLocked, lock_path
 from chinanews.storage import check_settings as check_storage_settings
@@ -87,5 +90,7 @@ class Command(ScrapyCrawlCommand):
                 lock.release()
         if self.exitcode or self.crawler is None or self.crawler.stats is None:
             return
-        if self.crawler.stats.get_value(CHECKS_FAILED_STAT, 0):
+        if self.crawler.stats.get_value(OUTPUT_FAILED_STAT, 0):
+            self.exitcode = EXIT_OUTPUT_FAILED
+        elif self.crawler.stats.get_value(CHECKS_FAILED_STAT, 0):
             self.exitcode = EXIT_CHECKS_FAILED
