@@ -53,12 +53,13 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from chinanews.outputs import main_output, path_safe
+from chinanews.report import EXIT_OUTPUT_FAILED
+
+__all__ = ["EXIT_OUTPUT_FAILED", "CrawlRun", "OutputFailed", "RunRecord", "crawl_run"]
 
 logger = logging.getLogger(__name__)
 
 STAT = "chinanews/run"
-#: ``scrapy crawl``'s exit code when an output could not store its data.
-EXIT_OUTPUT_FAILED = 5
 OUTPUT_FAILED_STAT = "chinanews/outputs/failed"
 #: Where ``CHINANEWS_FAULT`` can kill the crawl on purpose (tests of crash safety):
 #: ``<point>`` or ``<point>:<n>`` (at the n-th checkpoint, default the first).
@@ -380,8 +381,7 @@ class CrawlRun:
             lines,
             indexed,
             rewritten,
-            "; known articles are fetched again in this run to find the links its lost "
-            "queue held"
+            "; known articles are fetched again in this run to find the links its lost queue held"
             if self.refetch_known
             else "",
         )

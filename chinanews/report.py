@@ -27,6 +27,8 @@ CHECKS_FAILED_STAT = f"{STAT}/checks/failed"
 
 #: Exit code of ``scrapy crawl`` when a quality check failed.
 EXIT_CHECKS_FAILED = 3
+#: ... and with 5 when an output could not store its data (``chinanews.lifecycle``).
+EXIT_OUTPUT_FAILED = 5
 
 #: The minimum coverage of the fields that tell a template change; a field not named in
 #: ``CHINANEWS_MIN_COVERAGE`` keeps its default here, and 0 turns a check off.
@@ -187,6 +189,20 @@ def build_report(
             coverage_limits=limits,
         )
         ok = all(c.passed is not False for c in checks)
+    failed_outputs = _group(stats, f"{STAT}/outputs/failed/")
+    if failed_outputs:
+        # whatever stopped the crawl: its outputs did not hold everything
+        checks.append(
+            Check(
+                "outputs",
+                sum(failed_outputs.values()),
+                0,
+                False,
+                f"an output could not store its data ({', '.join(failed_outputs)}): the "
+                "articles it lost stay unrecorded and the next run emits them again",
+            )
+        )
+        ok = False
     return {
         "ok": ok,
         "finish_reason": finish_reason,
@@ -216,6 +232,9 @@ def build_report(
         "links_skipped": _group(stats, f"{STAT}/links/"),
         "out_of_scope_blocked": stats.get(f"{STAT}/scope/blocked", 0),
         "storage": _group(stats, f"{STAT}/storage/"),
+        "run": _group(stats, f"{STAT}/run/"),
+        "recovery": _group(stats, f"{STAT}/run/recovery/"),
+        "outputs_failed": failed_outputs,
         "checks": [asdict(c) for c in checks],
         "stats": dict(stats),
     }
@@ -257,6 +276,15 @@ def format_summary(report: Mapping[str, Any]) -> str:
     ]
     if report["incremental"]:
         lines.append(f"  incremental: {report['incremental']}")
+    run = report.get("run") or {}
+    if run:
+        lines.append(
+            f"  checkpoints: {run.get('checkpoints', 0)}, index rows committed:"
+            f" {run.get('committed', 0)}; runs recovered: {run.get('recovered_runs', 0)}"
+            + (f" {report['recovery']}" if report.get("recovery") else "")
+        )
+    if report.get("outputs_failed"):
+        lines.append(f"  OUTPUTS FAILED: {report['outputs_failed']} (exit code 5)")
     storage = report.get("storage") or {}
     if storage:
         lines.append(
@@ -280,6 +308,8 @@ def format_failures(report: Mapping[str, Any]) -> str | None:
                 f"  articles found: {check['value']}, minimum {check['limit']}"
                 " (CHINANEWS_MIN_ARTICLES)"
             )
+        elif check["name"] == "outputs":
+            lines.append(f"  outputs that failed: {check['value']}")
         else:
             field = check["name"].split("/", 1)[1]
             lines.append(
@@ -287,5 +317,6 @@ def format_failures(report: Mapping[str, Any]) -> str | None:
                 " (CHINANEWS_MIN_COVERAGE)"
             )
         lines.append(f"    meaning: {check['meaning']}")
-    lines += [f"  the crawl exits with code {EXIT_CHECKS_FAILED}", bar]
+    code = EXIT_OUTPUT_FAILED if any(c["name"] == "outputs" for c in failed) else EXIT_CHECKS_FAILED
+    lines += [f"  the crawl exits with code {code}", bar]
     return "\n".join(lines)

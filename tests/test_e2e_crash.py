@@ -371,6 +371,7 @@ def test_an_output_that_cannot_store_fails_the_run_and_loses_nothing(
         expected = site.expected(base, rendered=False)
     assert failed.returncode == 5, failed.stderr[-3000:]
     assert "Output feeds failed" in failed.stderr
+    assert "OUTPUTS FAILED: {'feeds': 1} (exit code 5)" in failed.stderr  # the summary
     assert indexed == 0
     assert again.returncode == 0, again.stderr[-3000:]
     found = stories([url for _, url, _ in lake_rows(tmp_path / "lake")], expected)
