@@ -48,7 +48,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
 
-from chinanews.lifecycle import crawl_run, cut_torn_line  # noqa: F401 (cut_torn_line: tests)
+from chinanews.follow import FollowRules
+from chinanews.lifecycle import crawl_run, cut_torn_line, default_run_id  # noqa: F401 (cut_torn_line: tests)
 
 logger = logging.getLogger(__name__)
 
@@ -86,23 +87,25 @@ class JobDir:
         return cls(crawler)
 
     def update_settings(self, settings: BaseSettings) -> None:
+        """Tell the crawl, through settings, which attempt of which run this is and how to
+        recover the last one: ``CHINANEWS_RUN_ID`` (kept across attempts),
+        ``CHINANEWS_ATTEMPT``, and after a kill ``CHINANEWS_RECOVER`` with either
+        ``CHINANEWS_RECOVERING_SINCE`` and ``CHINANEWS_FRONTIER_RESTORED`` (the journal
+        brings the queue back) or ``CHINANEWS_REFETCH_KNOWN`` (it died before its first
+        checkpoint: known articles are fetched again to find every link)."""
         jobdir = settings.get("JOBDIR")
-        spider: Any = self.crawler.spider
-        if not jobdir or spider is None:
+        if not jobdir or self.crawler.spider is None:
             return
         state = read_state(jobdir) or {
-            "run_id": getattr(spider, "run_id", None),
+            "run_id": default_run_id(self.crawler.spider),
             "attempt": 0,
             "closed": True,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         crashed = not state.get("closed", True)
-        state["attempt"] = int(state.get("attempt", 0)) + 1
-        attempt = state["attempt"]
-        if state.get("run_id"):
-            spider.run_id = state["run_id"]
-        state["run_id"] = spider.run_id
-        spider.attempt = attempt
+        state["attempt"] = attempt = int(state.get("attempt", 0)) + 1
+        run_id = state["run_id"] = state.get("run_id") or default_run_id(self.crawler.spider)
+        settings.set("CHINANEWS_RUN_ID", run_id, priority="addon")
         settings.set("CHINANEWS_ATTEMPT", attempt, priority="addon")
         if attempt > 1:
             self._append_to_feeds(settings)
@@ -111,17 +114,15 @@ class JobDir:
             settings.set("CHINANEWS_RECOVER", True, priority="addon")
             if FrontierJournal.checkpointed(Path(jobdir) / JOURNAL_FILE):
                 # The journal's requests go back in the queue; what this run already fetched
-                # is not fetched again (chinanews.jobdir module docstring).
-                spider.recovering_since = state["created"]
-                # the journal brings the dead attempt's queue back: the lifecycle need not
-                # walk known articles again to find it (chinanews.lifecycle)
+                # is not fetched again (chinanews.follow), nor walked again to find links.
+                settings.set("CHINANEWS_RECOVERING_SINCE", state["created"], priority="addon")
                 settings.set("CHINANEWS_FRONTIER_RESTORED", True, priority="addon")
                 how = (
                     "the requests pending at its last checkpoint are queued again, with the "
                     "seeds; articles it already fetched are not fetched again"
                 )
             else:
-                spider.skip_known = False
+                settings.set("CHINANEWS_REFETCH_KNOWN", True, priority="addon")
                 how = (
                     "it died before its first checkpoint, so this attempt starts again from the "
                     "seeds, fetching known articles again"
@@ -132,15 +133,12 @@ class JobDir:
                 "twice%s",
                 jobdir,
                 attempt - 1,
-                spider.run_id,
+                run_id,
                 how,
                 f" (moved aside: {', '.join(moved)})" if moved else "",
             )
         elif attempt > 1:
-            logger.info("JOBDIR %s: resuming run %s (attempt %d)", jobdir, spider.run_id, attempt)
-        from chinanews.lake.feeds import job_id
-
-        state["lake_jobs"] = [*state.get("lake_jobs", []), job_id(spider)]
+            logger.info("JOBDIR %s: resuming run %s (attempt %d)", jobdir, run_id, attempt)
         state["closed"] = False
         state["pid"] = os.getpid()
         state["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -344,10 +342,10 @@ class Journal:
 
     def take(self) -> tuple[list[str], dict[str, str]]:
         """At a checkpoint, as the index's ready rows are taken: the requests done so far
-        and the links the spider holds back."""
+        and the links the follow rules hold back."""
         done, self.done = self.done, []
-        spider: Any = self.crawler.spider
-        return done, dict(getattr(spider, "_mobile_pending", {}))
+        rules = self.crawler.get_spider_middleware(FollowRules)
+        return done, rules.held_links() if rules is not None else {}
 
     def commit(self, taken: tuple[list[str], dict[str, str]]) -> None:
         done, deferred = taken
@@ -364,7 +362,7 @@ class Journal:
         """Queue again what the dead attempt had pending at its last checkpoint, and the
         links its spider held back."""
         spider: Any = self.crawler.spider
-        if getattr(spider, "recovering_since", None) is None:
+        if not self.crawler.settings.get("CHINANEWS_RECOVERING_SINCE"):
             return  # no checkpoint: the whole crawl is walked again
         engine = self.crawler.engine
         assert engine is not None and self.crawler.stats is not None
@@ -372,7 +370,9 @@ class Journal:
         for blob in pending:
             engine.crawl(request_from_dict(pickle.loads(blob), spider=spider))
         deferred = self.journal.deferred()
-        spider._mobile_pending.update(deferred)
+        rules = self.crawler.get_spider_middleware(FollowRules)
+        if rules is not None:
+            rules.hold(deferred)
         self.crawler.stats.set_value(f"{STAT}/requeued", len(pending))
         logger.warning(
             "Recovery: %d requests pending at the last checkpoint queued again, %d held-back "

@@ -55,15 +55,21 @@ from twisted.internet.defer import Deferred
 from chinanews.outputs import main_output, path_safe
 from chinanews.report import EXIT_OUTPUT_FAILED
 
-__all__ = ["EXIT_OUTPUT_FAILED", "CrawlRun", "OutputFailed", "RunRecord", "crawl_run"]
+__all__ = [
+    "EXIT_OUTPUT_FAILED",
+    "CrawlRun",
+    "OutputFailed",
+    "RunRecord",
+    "crawl_run",
+    "default_run_id",
+]
 
 logger = logging.getLogger(__name__)
 
 STAT = "chinanews/run"
 OUTPUT_FAILED_STAT = "chinanews/outputs/failed"
-#: Where ``CHINANEWS_FAULT`` can kill the crawl on purpose (tests of crash safety):
-#: ``<point>`` or ``<point>:<n>`` (at the n-th checkpoint, default the first).
-FAULT_POINTS = ("after_outputs_before_index",)
+#: ``CHINANEWS_FAULT`` (``chinanews.config.FAULT_POINTS``) kills the crawl on purpose, for
+#: the tests of crash safety: ``<point>`` or ``<point>:<n>`` (at the n-th checkpoint).
 
 
 class OutputFailed(RuntimeError):
@@ -84,6 +90,7 @@ class RunRecord:
     started_at: str
     state: str = "running"
     feed: str | None = None
+    #: The job its lake files are named after, without the attempt (every attempt's start so).
     lake_job: str | None = None
     checkpoints: int = 0
     committed: int = 0
@@ -199,6 +206,7 @@ class CrawlRun:
         self._again = False
         self._loop: task.LoopingCall | None = None
         self._closed = False
+        self._run_id: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRun:
@@ -224,7 +232,18 @@ class CrawlRun:
 
     @property
     def run_id(self) -> str:
-        return str(getattr(self.crawler.spider, "run_id", None) or "run")
+        """This run's id: names its output files (``%(run_id)s``), its record and its
+        ``crawl_runs`` row. ``CHINANEWS_RUN_ID`` (a resumed ``JOBDIR`` run keeps its id),
+        else ``default_run_id``; a distributed worker adds its worker id."""
+        if self._run_id is None:
+            settings = self.crawler.settings
+            run_id = str(settings.get("CHINANEWS_RUN_ID") or default_run_id(self.crawler.spider))
+            if settings.getbool("CHINANEWS_DISTRIBUTED"):
+                from chinanews.distributed import worker_id
+
+                run_id = f"{run_id}-{worker_id(settings)}"
+            self._run_id = run_id
+        return self._run_id
 
     @property
     def state(self) -> Any:
@@ -265,7 +284,7 @@ class CrawlRun:
     async def spider_opened(self) -> None:
         state = self.state  # the index opens before anything reads it
         feed = main_output(self.crawler)
-        from chinanews.lake.feeds import job_id
+        from chinanews.lake.feeds import run_job_id
 
         self.record = RunRecord(
             run_id=self.run_id,
@@ -273,7 +292,7 @@ class CrawlRun:
             pid=os.getpid(),
             started_at=_now(),
             feed=str(feed) if feed is not None else None,
-            lake_job=job_id(self.crawler.spider)
+            lake_job=run_job_id(self.crawler.spider)
             if self.crawler.settings.get("CHINANEWS_LAKE")
             else None,
         )
@@ -524,6 +543,13 @@ class CrawlRun:
                 self.record.committed,
                 f"; output failed: {self.failed}" if self.failed else "",
             )
+
+
+def default_run_id(spider: Any) -> str:
+    """Under Scrapyd, the job id (unique even for jobs started in the same second), made
+    path-safe; else the UTC start time, ``20251124T101500Z``."""
+    job = str(path_safe(getattr(spider, "_job", "") or os.environ.get("SCRAPY_JOB") or ""))
+    return job.strip("._") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def crawl_run(crawler: Crawler) -> CrawlRun:

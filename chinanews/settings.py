@@ -77,6 +77,9 @@ SPIDER_MIDDLEWARES = {
     # With JOBDIR: which requests are done, for the frontier journal (chinanews/jobdir.py).
     # Outermost, so that a callback's output has reached the engine when it says so.
     "chinanews.jobdir.JournalMiddleware": 10,
+    # What the crawl follows: scope, channels, since, known articles, mobile mirrors,
+    # recovery (chinanews/follow.py). The spider only routes.
+    "chinanews.follow.FollowRules": 600,
 }
 
 ITEM_PIPELINES = {
@@ -116,10 +119,10 @@ CHINANEWS_INDEX_PATH = ""
 # One crawl at a time per SQLite index: a second one exits with code 4 (chinanews/runlock.py).
 CHINANEWS_RUN_LOCK = True
 # Checkpoints (chinanews/lifecycle.py): make every output durable, then commit the article
-# index, every N items, every T seconds (0: never by time) and at the end.
+# index, every N items, every T seconds (0: not by count / not by time) and at the end.
 CHINANEWS_CHECKPOINT_ITEMS = 500
 CHINANEWS_CHECKPOINT_SECONDS = 30.0
-# Test hook: kill the crawl at a chosen point (chinanews.lifecycle.FAULT_POINTS); never set it.
+# Test hook: kill the crawl at a chosen point (chinanews.config.FAULT_POINTS); never set it.
 CHINANEWS_FAULT = ""
 
 # Where articles are stored besides the feed (docs/storage.md): empty for the default,

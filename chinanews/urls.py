@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -136,7 +136,10 @@ class ArticleRef:
 
 def article_ref(url: str) -> ArticleRef | None:
     """Parse an article URL (any page of it), or return None if it is not one."""
-    path = urlsplit(url).path
+    return _ref_of_path(urlsplit(url).path)
+
+
+def _ref_of_path(path: str) -> ArticleRef | None:
     m = _ARTICLE_RE.search(path)
     if m:
         return ArticleRef(m["id"], m["column"], m["date"], m["page"])
@@ -158,9 +161,12 @@ def is_mobile_mirror(url: str) -> bool:
 def link_kind(url: str) -> LinkKind:
     """Classify a URL by its path shape."""
     parts = urlsplit(url)
+    return _kind(parts, _ref_of_path(parts.path))
+
+
+def _kind(parts: SplitResult, ref: ArticleRef | None) -> LinkKind:
     if parts.scheme not in ("http", "https"):
         return LinkKind.OTHER
-    ref = article_ref(url)
     if ref is not None:
         return LinkKind.ARTICLE if ref.page is None else LinkKind.ARTICLE_PAGE
     path = parts.path or "/"
@@ -184,7 +190,10 @@ def is_china_com(host: str) -> bool:
 
 def netloc(url: str) -> str:
     """Host and port, lower-case, without credentials (``127.0.0.1:8000``)."""
-    parts = urlsplit(url)
+    return _netloc(urlsplit(url))
+
+
+def _netloc(parts: SplitResult) -> str:
     host = (parts.hostname or "").lower()
     return f"{host}:{parts.port}" if parts.port else host
 
@@ -195,7 +204,7 @@ def in_scope(url: str, extra_netlocs: frozenset[str] | set[str] = frozenset()) -
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return False
-    return netloc(url) in extra_netlocs or is_china_com(parts.hostname or "")
+    return _netloc(parts) in extra_netlocs or is_china_com(parts.hostname or "")
 
 
 def canonical_url(url: str) -> str:
@@ -237,12 +246,15 @@ def channel_of(url: str) -> str | None:
     None when nothing names a channel.
     """
     parts = urlsplit(url)
+    return _channel(parts, _ref_of_path(parts.path))
+
+
+def _channel(parts: SplitResult, ref: ArticleRef | None) -> str | None:
     host = (parts.hostname or "").lower()
     labels: list[str] = []
     if host.endswith(".china.com"):
         labels.append(host[: -len(".china.com")])
     segments = [s for s in parts.path.split("/") if s]
-    ref = article_ref(url)
     for seg in segments[:-1] if ref else segments:
         if ref and seg == ref.column_id:
             break
@@ -259,3 +271,50 @@ def channel_of(url: str) -> str | None:
         if label in CHINA_COM_HOSTS and label not in ("www", "news", "3g", "m", "act", "china.com"):
             return label
     return None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL classified once, with all the crawl policy asks of it (``classify``)."""
+
+    #: The URL to request (``request_url``); a link into a multi-page article is its first page.
+    url: str
+    #: ``ARTICLE``, ``FEED`` or ``LIST`` (a later page of an article counts as the article).
+    kind: LinkKind
+    #: The article's parts, for an article.
+    ref: ArticleRef | None
+    #: The channel (``channel_of``).
+    channel: str | None
+    #: Host[:port], lower-case; and whether the host is one of china.com's.
+    netloc: str
+    china_com: bool
+    #: A page of the mobile mirror (``is_mobile_mirror``).
+    mobile: bool
+
+    def in_scope(self, extra_netlocs: frozenset[str] | set[str] = frozenset()) -> bool:
+        """``in_scope`` for this link."""
+        return self.china_com or self.netloc in extra_netlocs
+
+
+def classify(url: str) -> Link | None:
+    """``url`` split and matched once: its kind, article parts, channel, host and whether
+    it is a mobile mirror; None for what the crawl never fetches (``LinkKind.OTHER``)."""
+    parts = urlsplit(url)
+    ref = _ref_of_path(parts.path)
+    kind = _kind(parts, ref)
+    if kind is LinkKind.OTHER:
+        return None
+    if kind is LinkKind.ARTICLE_PAGE:
+        url = article_page_url(url, "1")
+        parts = urlsplit(url)
+        ref = _ref_of_path(parts.path)
+        kind = LinkKind.ARTICLE
+    return Link(
+        url=request_url(url),
+        kind=kind,
+        ref=ref,
+        channel=_channel(parts, ref),
+        netloc=_netloc(parts),
+        china_com=is_china_com(parts.hostname or ""),
+        mobile=bool(_MOBILE_RE.search(parts.path)),
+    )

@@ -338,6 +338,7 @@ def frontier(keys: Keys) -> Iterator[tuple[distributed.Frontier, list[Request]]]
         "CHINANEWS_REDIS_PREFIX": keys.prefix,
         "CHINANEWS_IDLE_TIMEOUT": "1",
         "CHINANEWS_WORKER_ID": "test worker/1",
+        **RUN_SETTINGS,
     }
     crawler = get_crawler(ChinaComSpider, settings)
     spider = ChinaComSpider.from_crawler(crawler, start_urls="http://127.0.0.1:8000/")

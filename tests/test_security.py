@@ -33,6 +33,7 @@ from chinanews.lake.feeds import uri_params
 from chinanews.logredact import RedactSecrets, SecretFilter, install, secrets_of
 from chinanews.outputs import beside_output, main_output, path_safe
 from chinanews.spiders.china_com import ArgumentError, ChinaComSpider, CrawlArgs
+from tests.conftest import RUN_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "tests" / "pages" / "c_seed.html").read_text("utf-8")
@@ -210,7 +211,7 @@ TEMPLATES = (
 
 
 def spider_with(tmp_path: Path, feeds: dict[str, Any] | None = None, **arguments: str) -> Any:
-    settings: dict[str, Any] = {"CHINANEWS_DATA_DIR": str(tmp_path / "data")}
+    settings: dict[str, Any] = {"CHINANEWS_DATA_DIR": str(tmp_path / "data"), **RUN_SETTINGS}
     if feeds is not None:
         settings["FEEDS"] = feeds
     crawler = get_crawler(ChinaComSpider, settings)

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from chinanews.lifecycle import default_run_id
 from chinanews.spiders.china_com import DEFAULT_SEEDS, ArgumentError, ChinaComSpider, CrawlArgs
 
 
@@ -57,8 +58,8 @@ def test_bad_arguments_say_what_to_fix(kwargs: dict[str, str], message: str) -> 
 
 
 def test_run_id_is_the_scrapyd_job_when_there_is_one() -> None:
-    assert ChinaComSpider(_job="6487ec79947edab326d6db28a2d86511").run_id == (
+    assert default_run_id(ChinaComSpider(_job="6487ec79947edab326d6db28a2d86511")) == (
         "6487ec79947edab326d6db28a2d86511"
     )
-    assert ChinaComSpider(_job="../../etc/x").run_id == "etc_x"  # path-safe
-    assert ChinaComSpider().run_id.endswith("Z")  # else the UTC start time
+    assert default_run_id(ChinaComSpider(_job="../../etc/x")) == "etc_x"  # path-safe
+    assert default_run_id(ChinaComSpider()).endswith("Z")  # else the UTC start time

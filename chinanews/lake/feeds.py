@@ -33,7 +33,6 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
@@ -72,17 +71,20 @@ def publication_date(item: Any) -> str:
     return published.astimezone(SITE_ZONE).date().isoformat()
 
 
+def run_job_id(spider: Any) -> str:
+    """``job_id`` without the attempt: what every attempt's file names start with."""
+    job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or spider.run_id
+    return _SAFE.sub("_", str(job))
+
+
 def job_id(spider: Any) -> str:
     """This run's id for file names: the Scrapyd job (spider attribute ``_job`` or the
-    ``SCRAPY_JOB`` environment variable), else the spider's ``run_id`` (UTC start time);
-    ``-a<N>`` added for the N-th attempt of a resumed ``JOBDIR`` run."""
-    job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB")
-    if not job:
-        job = getattr(spider, "run_id", None)
-    if not job:
-        job = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        spider.run_id = job
-    attempt = getattr(spider, "attempt", 1)
+    ``SCRAPY_JOB`` environment variable), else the spider's ``run_id``
+    (``chinanews.lifecycle``: the UTC start time); ``-a<N>`` added for the N-th attempt of
+    a resumed ``JOBDIR`` run."""
+    job = run_job_id(spider)
+    crawler = getattr(spider, "crawler", None)
+    attempt = crawler.settings.getint("CHINANEWS_ATTEMPT", 1) if crawler is not None else 1
     if attempt > 1:  # a resumed JOBDIR run (chinanews.jobdir): never reuse a file name
         job = f"{job}-a{attempt}"
     return _SAFE.sub("_", str(job))

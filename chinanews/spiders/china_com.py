@@ -1,8 +1,10 @@
-"""The ``china_com`` spider: decides where to go, never what a page says.
+"""The ``china_com`` spider: routes, never decides what a page says nor which links to skip.
 
-Pages are routed by the shape of their URL (``chinanews.urls.link_kind``) to the
-extractors in ``chinanews.extract``; the spider follows what they return, at the priority
-of each link kind, inside the crawl's scope, channels and ``since`` date.
+Pages are routed by the shape of their URL (``chinanews.urls.classify``) to the extractors
+in ``chinanews.extract``; every link they return becomes a request at the priority of its
+kind, carrying its classification (``meta["link"]``) and how it was found (``meta["via"]``).
+Which of those requests go on (scope, channels, ``since``, known articles, mobile mirrors,
+recovery) is ``chinanews.follow.FollowRules``' decision.
 """
 
 from __future__ import annotations
@@ -18,23 +20,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 
 from chinanews import distributed
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
 from chinanews.items import Article
-from chinanews.lifecycle import crawl_run
-from chinanews.outputs import path_safe
 from chinanews.rendering import RenderMode, check_render, render_meta
 from chinanews.urls import (
     CHANNELS,
+    Link,
     LinkKind,
-    article_page_url,
-    article_ref,
-    channel_of,
+    classify,
     in_scope,
     is_mobile_mirror,
     link_kind,
@@ -63,9 +60,6 @@ DEFAULT_SEEDS = (
 )
 
 STAT = "chinanews"
-#: Links through which an already-indexed article is not fetched again. Articles on list
-#: pages and feeds are (lists are where edits surface); see docs/incremental.md.
-_SKIP_KNOWN_VIA = frozenset({"related", "recommended", "body", "nav"})
 
 
 #: ``-a`` names that would overwrite what the spider itself holds (Scrapy sets every ``-a``
@@ -192,35 +186,28 @@ class ChinaComSpider(scrapy.Spider):
         #: Read by ``chinanews.rendering.RenderAddon``, which wires the browser in unless never.
         self.render_mode = self.args.render
         self.render_timeout_ms = 10_000.0
+        #: The host[:port] of the start URLs a user gave: in scope beside china.com's.
         self.scope_netlocs = frozenset(netloc(u) for u in self.args.start_urls)
-        self._since_day = self.args.since.strftime("%Y%m%d") if self.args.since else None
-        self._scheduled_ids: set[str] = set()
-        self._requested: set[str] = set()  # list and feed URLs requested in this run
-        # Mobile-mirror links wait until the crawl idles: the desktop page of the same id is
-        # usually found meanwhile, and is the one to emit.
-        self._mobile_pending: dict[str, str] = {}
-        #: Whether article links are skipped when the index knows them (not with fresh=1,
-        #: nor when recovering a killed JOBDIR run: chinanews.jobdir).
-        self.skip_known = not self.args.fresh
-        #: Set when resuming a killed JOBDIR run from its journal: articles this run already
-        #: recorded (since that time) are not fetched again, whatever links to them.
-        self.recovering_since: str | None = None
-        #: Names this run's output files (``%(run_id)s`` in feed URIs): UTC start time.
-        #: Under Scrapyd, the job id (unique even for jobs started in the same second).
-        job = str(path_safe(getattr(self, "_job", "") or "")).strip("._")
-        self.run_id = job or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ChinaComSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         spider.render_timeout_ms = 1000 * crawler.settings.getfloat("CHINANEWS_RENDER_TIMEOUT", 10)
         #: Distributed mode (chinanews.distributed): seeds and start URLs come through Redis,
         #: and this worker's output files carry its worker id.
         spider.frontier = distributed.Frontier.of(crawler, spider)
-        if spider.frontier is not None:
-            spider.run_id = f"{spider.run_id}-{spider.frontier.worker}"
         return spider
+
+    @property
+    def run_id(self) -> str:
+        """This run's id (``%(run_id)s`` in feed URIs), which the crawl's lifecycle owns
+        (``chinanews.lifecycle.CrawlRun.run_id``); AttributeError before there is one."""
+        from chinanews.lifecycle import CrawlRun
+
+        run = self.crawler.get_extension(CrawlRun)
+        if run is None:
+            raise AttributeError("run_id: no chinanews.lifecycle.CrawlRun in this crawl")
+        return run.run_id
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -256,7 +243,7 @@ class ChinaComSpider(scrapy.Spider):
                 yield seed
 
     def _seed_request(self, url: str) -> scrapy.Request | None:
-        return self._follow(url, via="seed")
+        return self.follow(url, via="seed")
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Any page whose kind is known only from its URL (start URLs, redirects)."""
@@ -275,61 +262,29 @@ class ChinaComSpider(scrapy.Spider):
             LinkKind.LIST: self.parse_list,
         }[kind]
 
-    def _channel_allowed(self, url: str, kind: LinkKind) -> bool:
-        if not self.args.channels:
-            return True
-        channel = channel_of(url)
-        if kind is LinkKind.ARTICLE:
-            return channel in self.args.channels
-        # Lists and feeds of a chosen channel, or of none in particular (home pages, rankings).
-        return channel in self.args.channels or channel not in CHANNELS
-
-    def _follow(self, url: str, *, via: str, priority_bonus: int = 0) -> scrapy.Request | None:
-        """A request for ``url`` if the crawl policy says to go there, else None."""
-        kind = link_kind(url)
-        if kind is LinkKind.OTHER:
+    def follow(
+        self,
+        url: str,
+        *,
+        via: str,
+        priority_bonus: int = 0,
+        listed_at: str | None = None,
+    ) -> scrapy.Request | None:
+        """A request for ``url`` when it is a page the spider parses, else None; whether it
+        is fetched is ``chinanews.follow.FollowRules``' decision. ``listed_at``: the time a
+        list or feed entry shows for it."""
+        link = classify(url)
+        if link is None:
             return None
-        if kind is LinkKind.ARTICLE_PAGE:
-            # A link into a multi-page article: start from its first page.
-            url, kind = article_page_url(url, "1"), LinkKind.ARTICLE
-        if not self._in_scope(url):
-            self._inc(f"{STAT}/links/out_of_scope")
-            return None
-        if not self._channel_allowed(url, kind):
-            self._inc(f"{STAT}/links/other_channel")
-            return None
-        if kind is LinkKind.ARTICLE:
-            ref = article_ref(url)
-            assert ref is not None
-            if self._since_day and ref.date < self._since_day:
-                self._inc(f"{STAT}/links/before_since")
-                return None
-            if ref.article_id in self._scheduled_ids:
-                return None
-            if self.recovering_since and self._seen_since(ref.article_id, self.recovering_since):
-                self._inc(f"{STAT}/jobdir/skipped_this_run")
-                return None
-            if via in _SKIP_KNOWN_VIA and self._skips_known() and self._known(ref.article_id):
-                # Reached through another article's links: its URL alone says we have it.
-                self._inc(f"{STAT}/incremental/skipped_known")
-                return None
-            if is_mobile_mirror(url) and via != "mobile":
-                self._mobile_pending.setdefault(ref.article_id, url)
-                return None
-            self._scheduled_ids.add(ref.article_id)
-        target = request_url(url)
-        if kind is not LinkKind.ARTICLE:
-            # Every page links the home and channel lists again: one request per URL, not
-            # one per link for the dupefilter to drop (it still guards resumed crawls).
-            if target in self._requested:
-                return None
-            self._requested.add(target)
+        meta: dict[str, Any] = {"via": via, "link": link}
+        if listed_at:
+            meta["listed_at"] = listed_at
         return scrapy.Request(
-            target,
-            callback=self._callback_for(kind),
+            link.url,
+            callback=self._callback_for(link.kind),
             errback=self._failed,
-            priority=kind.value + priority_bonus,
-            meta={"via": via},
+            priority=link.kind.value + priority_bonus,
+            meta=meta,
         )
 
     def _failed(self, failure: Any) -> None:
@@ -391,7 +346,11 @@ class ChinaComSpider(scrapy.Spider):
         self._inc(f"{STAT}/render/requested")
         request = response.request
         assert request is not None
-        meta = {k: v for k, v in request.meta.items() if not k.startswith(("download_", "_"))}
+        meta = {
+            k: v
+            for k, v in request.meta.items()
+            if not k.startswith(("download_", "_")) and k != "link"  # followed already
+        }
         meta.update(render_meta(selectors, self.render_timeout_ms))
         meta["chinanews_static"] = static
         return request.replace(meta=meta, dont_filter=True, errback=self._render_failed)
@@ -409,49 +368,24 @@ class ChinaComSpider(scrapy.Spider):
             else:
                 self._inc(f"{STAT}/no_article/{static.reason or 'unknown'}")
 
-    def _skips_known(self) -> bool:
-        """Whether links to known articles are skipped: not with ``fresh=1``, nor when
-        the run recovers one whose queue was lost (``chinanews.lifecycle``)."""
-        return self.skip_known and not crawl_run(self.crawler).refetch_known
-
-    def _known(self, article_id: str) -> bool:
-        """True when an earlier crawl recorded this article (the cross-run index)."""
-        return bool(crawl_run(self.crawler).state.index.knows(article_id))
-
-    def _seen_since(self, article_id: str, since: str) -> bool:
-        """True when the index recorded this article at or after ``since`` (UTC ISO 8601)."""
-        last = crawl_run(self.crawler).state.index.last_seen(article_id)
-        return last is not None and last >= since
+    @staticmethod
+    def _link_of(response: Response) -> Link | None:
+        """The classification the request carried, unless a redirect led elsewhere."""
+        link = response.meta.get("link")
+        if isinstance(link, Link) and link.url == response.url:
+            return link
+        return classify(response.url)
 
     def _follow_desktop(self, url: str) -> scrapy.Request | None:
-        ref = article_ref(url)
-        if ref is None or not self._in_scope(url):
-            return None
-        self._scheduled_ids.discard(
-            ref.article_id
-        )  # the mirror held the id; the desktop page takes it
-        return self._follow(url, via="canonical")
-
-    def _on_idle(self) -> None:
-        """Fetch the mobile-mirror articles whose desktop page never turned up."""
-        pending = [u for i, u in self._mobile_pending.items() if i not in self._scheduled_ids]
-        self._mobile_pending.clear()
-        scheduled = False
-        for url in pending:
-            request = self._follow(url, via="mobile")
-            if request is not None:
-                assert self.crawler.engine is not None
-                self.crawler.engine.crawl(request)
-                scheduled = True
-        if scheduled:
-            raise DontCloseSpider
+        """The desktop page a mobile mirror names: it takes the id the mirror held."""
+        return self.follow(url, via="canonical")
 
     def _in_scope(self, url: str) -> bool:
         return in_scope(url, self.scope_netlocs)
 
     def _follow_all(self, urls: Iterable[str], *, via: str) -> Iterator[scrapy.Request]:
         for url in urls:
-            request = self._follow(url, via=via)
+            request = self.follow(url, via=via)
             if request is not None:
                 yield request
 
@@ -479,7 +413,7 @@ class ChinaComSpider(scrapy.Spider):
             yield again
             return
         if page.next_page and not self._past_since(page.entries):
-            request = self._follow(page.next_page, via="pagination")
+            request = self.follow(page.next_page, via="pagination")
             if request is not None:
                 yield request
 
@@ -490,16 +424,13 @@ class ChinaComSpider(scrapy.Spider):
             self._inc(f"{STAT}/feeds/empty")
         yield from self._follow_entries(page.entries, via="feed")
         if page.next_page and page.entries and not self._past_since(page.entries):
-            request = self._follow(page.next_page, via="pagination")
+            request = self.follow(page.next_page, via="pagination")
             if request is not None:
                 yield request
 
     def _follow_entries(self, entries: Iterable[Any], *, via: str) -> Iterator[scrapy.Request]:
         for entry in entries:
-            if self._before_since(entry.published_at):
-                self._inc(f"{STAT}/links/before_since")
-                continue
-            request = self._follow(entry.url, via=via)
+            request = self.follow(entry.url, via=via, listed_at=entry.published_at)
             if request is not None:
                 yield request
 
@@ -533,8 +464,9 @@ class ChinaComSpider(scrapy.Spider):
             return
         result = extract_article(response.url, response.body, encoding=response.encoding)
         yield from self._follow_article_links(result)
-        ref = article_ref(response.url)
-        if is_mobile_mirror(response.url):
+        link = self._link_of(response)
+        ref = link.ref if link is not None else None
+        if link is not None and link.mobile:
             desktop = response.css("link[rel=canonical]::attr(href)").get()
             if desktop and not is_mobile_mirror(response.urljoin(desktop)):
                 # The mirror names its desktop page: emit that one, under its own URL.
