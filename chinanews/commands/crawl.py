@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
+from chinanews import config
 from chinanews.index import check_settings
 from chinanews.lifecycle import EXIT_OUTPUT_FAILED, OUTPUT_FAILED_STAT
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
@@ -47,6 +48,7 @@ class Command(ScrapyCrawlCommand):
         if self.settings is None:
             return
         try:
+            config.check_settings(self.settings)
             check_settings(self.settings)
             check_storage_settings(self.settings)
         except ValueError as exc:
