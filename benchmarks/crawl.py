@@ -126,7 +126,12 @@ class Server:
 
 
 def run(
-    label: str, cmd: list[str], server: Server, env: dict[str, str], spy: Path | None = None
+    label: str,
+    cmd: list[str],
+    server: Server,
+    env: dict[str, str],
+    spy: Path | None = None,
+    cwd: Path = ROOT,
 ) -> Run:
     """Run ``cmd`` to its end, sampling its memory and progress; with ``spy``, py-spy samples
     its stacks into that file (collapsed stacks), attached from the outside."""
@@ -134,7 +139,7 @@ def run(
     server_cpu = server.cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **env},
     )  # fmt: skip
     spying = None

@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "render": ["benchmarks/render.py"],
     "distributed": ["benchmarks/distributed.py"],
     "crawl": ["benchmarks/crawl.py", "--long-size", "92000"],
+    "checkpoints": ["benchmarks/checkpoints.py", "--size", "3000", "--rounds", "3"],
 }
 
 PACKAGES = ("scrapy", "scrapy-playwright", "scrapy-redis", "pyarrow", "psycopg", "numpy", "lxml")

@@ -10,7 +10,8 @@ that, whether the request goes on, in this order (a refused link is counted unde
 1. scope: a china.com host or a start URL's (``out_of_scope``);
 2. ``-a channels``: articles of the chosen channels; lists and feeds of those or of none
    (``other_channel``);
-3. ``-a since``: articles dated before it (``before_since``);
+3. ``-a since``: articles dated before it, by their URL or the time their list entry shows
+   (``meta["listed_at"]``) (``before_since``);
 4. once per article id in a run (another link to an article already requested);
 5. a resumed ``JOBDIR`` run: articles this run already recorded
    (``chinanews/jobdir/skipped_this_run``);
@@ -132,7 +133,11 @@ class FollowRules:
         ref = link.ref
         assert ref is not None
         since = getattr(self._args, "since", None)
-        if since is not None and ref.date < since.strftime("%Y%m%d"):
+        listed_at = str(request.meta.get("listed_at") or "")
+        if since is not None and (
+            ref.date < since.strftime("%Y%m%d")
+            or (listed_at and listed_at[:10] < since.isoformat())
+        ):
             self._inc(f"{STAT}/links/before_since")
             return False
         article_id = ref.article_id

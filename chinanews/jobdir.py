@@ -49,7 +49,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
 
 from chinanews.follow import FollowRules
-from chinanews.lifecycle import crawl_run, cut_torn_line, default_run_id  # noqa: F401 (cut_torn_line: tests)
+from chinanews.lifecycle import crawl_run, default_run_id
 
 logger = logging.getLogger(__name__)
 

@@ -149,6 +149,9 @@ def _ref_of_path(path: str) -> ArticleRef | None:
     return None
 
 
+#: The ``_N`` or ``_all`` of a later page of an article.
+_PAGE_SUFFIX = re.compile(r"_(?:\d+|all)(\.html?)$")
+
 _MOBILE_RE = re.compile(r"(?:^|/)act/[A-Za-z0-9_]+/\d+/20\d{6}/\d+\.html?$")
 
 
@@ -218,14 +221,14 @@ def canonical_url(url: str) -> str:
         if (scheme == "https" and is_china_com(host)) or not parts.port
         else f"{host}:{parts.port}"
     )
-    path = re.sub(r"_(?:\d+|all)(\.html?)$", r"\1", parts.path) if article_ref(url) else parts.path
+    path = _PAGE_SUFFIX.sub(r"\1", parts.path) if article_ref(url) else parts.path
     return urlunsplit((scheme, loc, path, "", ""))
 
 
 def article_page_url(url: str, page: str) -> str:
     """The URL of one page of an article: ``page`` is "1" (first), "N" (``_{N-1}``) or "all"."""
     parts = urlsplit(canonical_url(url) if is_china_com(urlsplit(url).hostname or "") else url)
-    base = re.sub(r"_(?:\d+|all)(\.html?)$", r"\1", parts.path)
+    base = _PAGE_SUFFIX.sub(r"\1", parts.path)
     if page != "1":
         suffix = "all" if page == "all" else str(int(page) - 1)
         base = re.sub(r"(\.html?)$", rf"_{suffix}\1", base)
@@ -305,8 +308,10 @@ def classify(url: str) -> Link | None:
     if kind is LinkKind.OTHER:
         return None
     if kind is LinkKind.ARTICLE_PAGE:
-        url = article_page_url(url, "1")
-        parts = urlsplit(url)
+        # its first page, on the same scheme and host as the link (as a link to the first
+        # page itself would be classified)
+        parts = parts._replace(path=_PAGE_SUFFIX.sub(r"\1", parts.path), fragment="")
+        url = urlunsplit(parts)
         ref = _ref_of_path(parts.path)
         kind = LinkKind.ARTICLE
     return Link(

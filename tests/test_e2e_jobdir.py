@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 
-from chinanews.jobdir import cut_torn_line, read_state
+from chinanews.jobdir import read_state
 from chinanews.localsite import LocalSite, serve
 from tests.conftest import LOCAL_SETTINGS, ROOT, SCRAPY, outside_base
 
@@ -185,13 +185,3 @@ def test_how_the_second_attempt_resumed(resumed: dict[str, Any]) -> None:
         # the files the kill left half-written are gone (their articles written again:
         # test_the_lake_holds_the_feed), and none was ever visible under a final name
         assert resumed["lake_temporary"] == []
-
-
-def test_cut_torn_line(tmp_path: Path) -> None:
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": ')
-    assert cut_torn_line(path) == len(b'{"c": ')
-    assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
-    assert cut_torn_line(path) == 0
-    path.write_bytes(b'{"only": ')
-    assert cut_torn_line(path) == 9 and path.read_bytes() == b""

@@ -412,3 +412,38 @@ def test_an_unreachable_database_spools_and_the_next_run_loads_it(tmp_path: Path
     check.connect()
     assert rows(check, "SELECT count(*) FROM articles") == [(26,)]
     check.close()
+
+
+def test_a_barrier_answers_once_every_record_before_it_is_written(tmp_path: Path) -> None:
+    """The checkpoint's wait on the database (``StoreWriter.barrier``): answered after the
+    records queued before it are committed, without waiting for the ones after it."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "db.sqlite3"
+    db = parse_database_url(f"sqlite:///{path}")
+    assert db is not None
+    writer = StoreWriter(
+        open_store(db), run_id="r1", spool_dir=tmp_path / "spool", flush_seconds=30
+    )
+    writer.start()
+    for i in range(5):
+        writer.put(rec(article(str(i))))
+    answered = threading.Event()
+    seen: list[tuple[bool, int]] = []
+
+    def done(ok: bool) -> None:
+        with sqlite3.connect(path) as conn:
+            seen.append((ok, conn.execute("SELECT count(*) FROM articles").fetchone()[0]))
+        answered.set()
+
+    writer.barrier(done)
+    for i in range(5, 8):  # after the barrier: not waited for
+        writer.put(rec(article(str(i))))
+    # flush_seconds is 30: only the barrier ends the first batch this early
+    assert answered.wait(10)
+    assert seen == [(True, 5)]
+    writer.stop()
+    late: list[bool] = []
+    writer.barrier(late.append)  # the thread has ended: answered at once
+    assert late == [True]
