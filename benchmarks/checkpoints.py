@@ -125,7 +125,7 @@ def main() -> int:
         "SQLite and a local lake, 16 concurrent requests, no delay; each configuration "
         f"{args.rounds} times, alternated; medians.",
         "",
-        "| configuration | pages | items | checkpoints | pages/s | CPU ms/page | vs baseline |",
+        "| configuration | pages | items | checkpoints before the end | pages/s | CPU ms/page | vs baseline |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, rs in results.items():

@@ -59,8 +59,9 @@ from extraction import BASE, DOC, replace_section
 from chinanews import settings as project_settings
 from chinanews.dedup import MinHashIndex
 from chinanews.extract import extract_article
-from chinanews.index import ArticleIndex, CrawlState
+from chinanews.index import ArticleIndex
 from chinanews.items import Article
+from chinanews.lifecycle import crawl_run
 from chinanews.localsite import LocalSite
 from chinanews.spiders.china_com import ChinaComSpider
 from chinanews.urls import canonical_url
@@ -80,8 +81,10 @@ class Chain:
             "LOG_LEVEL": "WARNING",
             # storage is another benchmark's (its writes run on a writer thread): off here
             "DATABASE_URL": "none",
-            # no extensions: spider_closed then reaches only CrawlState.close (and the spider)
+            # no extensions but the run's lifecycle, which owns the crawl state: spider_closed
+            # then reaches only its last checkpoint and CrawlState.close (and the spider)
             "EXTENSIONS_BASE": {},
+            "EXTENSIONS": {"chinanews.lifecycle.CrawlRun": 700},
         }
         self.crawler: Crawler = get_crawler(ChinaComSpider, settings)
         self.crawler.spider = ChinaComSpider.from_crawler(self.crawler)
@@ -252,7 +255,7 @@ def prefill(path: str, n: int, seed: int = 7, chunk: int = 50_000) -> float:
             for k in range(m)
         )
         index.db.executemany(sql, rows)
-        index.commit()
+        index.db.commit()
     index.close()
     return time.perf_counter() - t0
 
@@ -322,7 +325,7 @@ def grow_one(size: int, items: list[Article]) -> dict[str, Any]:
             load_s = time.perf_counter() - t0
             gc.collect()
             mem = rss_bytes() - rss0
-            indexed = len(CrawlState.of(c.crawler).near)
+            indexed = len(crawl_run(c.crawler).state.near)
             full, full_gc = dedup_pass(c, batch)
             full_drops = dict(c.drops)
     return {

@@ -8,9 +8,11 @@ near-duplicate signature. Embedded SQLite by default (``<data dir>/index/<spider
 ``CHINANEWS_INDEX_BACKEND=redis`` keeps it in Redis instead (``REDIS_URL``, keys under
 ``CHINANEWS_REDIS_PREFIX``), shared by the workers of a distributed crawl.
 
-``CrawlState.of(crawler)`` opens the index once per crawl and shares it between the spider
-(which skips article URLs it already knows) and the deduplication pipelines; it also holds
-the duplicates output and the near-duplicate index, and closes them when the spider closes.
+``CrawlState`` holds one crawl's index, near-duplicate index and duplicates output; the
+crawl's lifecycle (``chinanews.lifecycle.CrawlRun``) opens it, commits the index at its
+checkpoints and closes it, and the follow rules and the deduplication pipelines reach it
+through ``crawl_run(crawler).state``. Rows wait in memory until their items have reached the
+outputs (``BufferedIndex``).
 """
 
 from __future__ import annotations

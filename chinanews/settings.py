@@ -78,8 +78,9 @@ SPIDER_MIDDLEWARES = {
     # Outermost, so that a callback's output has reached the engine when it says so.
     "chinanews.jobdir.JournalMiddleware": 10,
     # What the crawl follows: scope, channels, since, known articles, mobile mirrors,
-    # recovery (chinanews/follow.py). The spider only routes.
-    "chinanews.follow.FollowRules": 600,
+    # recovery (chinanews/follow.py). The spider only routes. Innermost (after Scrapy's
+    # DepthMiddleware, 900): the links it refuses never go through the other middlewares.
+    "chinanews.follow.FollowRules": 950,
 }
 
 ITEM_PIPELINES = {

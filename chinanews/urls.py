@@ -9,6 +9,7 @@ named after it (``http://127.0.0.1:8000/news/domestic/945/20251124/49000001.html
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -299,9 +300,13 @@ class Link:
         return self.china_com or self.netloc in extra_netlocs
 
 
+@functools.lru_cache(maxsize=32_768)
 def classify(url: str) -> Link | None:
     """``url`` split and matched once: its kind, article parts, channel, host and whether
-    it is a mobile mirror; None for what the crawl never fetches (``LinkKind.OTHER``)."""
+    it is a mobile mirror; None for what the crawl never fetches (``LinkKind.OTHER``).
+
+    Cached: every page links the same home, channel and hot articles again, and a ``Link``
+    never changes."""
     parts = urlsplit(url)
     ref = _ref_of_path(parts.path)
     kind = _kind(parts, ref)
