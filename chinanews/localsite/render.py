@@ -2,7 +2,7 @@
 
 Every function returns text with the ``BASE`` token where an absolute link to the site goes;
 the server replaces it with the scheme and Host of the request. The markup follows
-``/work/shared/reference/chinacom-site.md`` (see ``docs/site-notes.md`` for the per-template
+``../shared/reference/chinacom-site.md`` (see ``docs/site-notes.md`` for the per-template
 summary).
 """
 
