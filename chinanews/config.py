@@ -402,6 +402,7 @@ TABLE: Mapping[str, Setting] = {
     # Quality checks at the end (chinanews.report).
     "CHINANEWS_MIN_ARTICLES": Setting(Int(minimum=0), "1"),
     "CHINANEWS_MIN_COVERAGE": Setting(Coverage(), """'{"title": 0.9}'"""),
+    "CHINANEWS_MIN_SAMPLE": Setting(Int(minimum=0), "50"),
     # The article index and its lock (chinanews.index, chinanews.runlock).
     "CHINANEWS_INDEX_BACKEND": Setting(Elsewhere("chinanews.index.check_settings"), "sqlite"),
     "CHINANEWS_INDEX_PATH": Setting(PathSetting(special=(":memory:",)), "data/index.sqlite3"),

@@ -1,9 +1,12 @@
 """Extensions: tell the user where the output goes, what the crawl did, and whether it worked.
 
 ``CrawlReport`` logs the feed locations when the crawl opens, counts per field the articles
-emitted (``item_scraped``) and dropped (``item_dropped``) and, when the crawl closes, builds the crawl report
-(``chinanews.report``): logs its summary, runs the quality checks (``CHINANEWS_MIN_ARTICLES``,
-``CHINANEWS_MIN_COVERAGE``) and logs a loud ERROR block for any that failed, sets
+emitted (``item_scraped``) and dropped (``item_dropped``), and the emitted ones a generic
+fallback rule read (their ``provenance``), and, when the crawl closes, builds the crawl
+report (``chinanews.report``): logs its summary, runs the quality checks
+(``CHINANEWS_MIN_ARTICLES``, ``CHINANEWS_MIN_COVERAGE`` from ``CHINANEWS_MIN_SAMPLE`` article
+pages) and logs a loud ERROR block for any that failed, a loud WARNING block when most
+articles needed generic rules (a template change, which does not fail the crawl), sets
 ``chinanews/checks/failed`` for ``scrapy crawl``'s exit code, and writes the report as JSON
 beside the output (``out.jsonl`` → ``out.report.json``) or to ``CHINANEWS_REPORT_FILE``.
 See ``docs/report.md``.
@@ -21,10 +24,12 @@ from scrapy import signals
 from chinanews.outputs import beside_output
 from chinanews.report import (
     CHECKS_FAILED_STAT,
+    DEFAULT_MIN_SAMPLE,
     FieldCounter,
     build_report,
     format_failures,
     format_summary,
+    format_template_change,
     min_coverage,
 )
 from chinanews.signals import crawl_report
@@ -42,6 +47,7 @@ class CrawlReport:
         self.dropped = FieldCounter()
         self.min_articles = crawler.settings.getint("CHINANEWS_MIN_ARTICLES", 1)
         self.coverage_limits = min_coverage(crawler.settings.getdict("CHINANEWS_MIN_COVERAGE"))
+        self.min_sample = crawler.settings.getint("CHINANEWS_MIN_SAMPLE", DEFAULT_MIN_SAMPLE)
         self.report: dict[str, Any] | None = None
 
     @classmethod
@@ -75,6 +81,7 @@ class CrawlReport:
             self.dropped,
             min_articles=self.min_articles,
             coverage_limits=self.coverage_limits,
+            min_sample=self.min_sample,
         )
         if report["ok"] is not None:
             failed = sum(1 for c in report["checks"] if c["passed"] is False)
@@ -82,6 +89,9 @@ class CrawlReport:
             report["stats"][CHECKS_FAILED_STAT] = failed
         self.report = report
         logger.info(format_summary(report))
+        change = format_template_change(report)
+        if change:
+            logger.warning(change)
         failures = format_failures(report)
         if failures:
             logger.error(failures)

@@ -1,11 +1,13 @@
 """The crawl report: what a crawl did and whether its output looks right, from its stats.
 
 Pure functions, no engine: :class:`FieldCounter` counts, per field, the articles that have
-a value (those emitted, and apart those the pipelines dropped); :func:`build_report` turns
-the Scrapy stats and those counts into the
-report's sections (pages by kind, articles, drops, duplicates, coverage, HTTP errors, time)
-and runs the quality checks; :func:`format_summary` and :func:`format_failures` are its log
-text. ``chinanews.extensions.CrawlReport`` wires them to a crawl; ``docs/report.md``
+a value (those emitted, and apart those the pipelines dropped) and those a generic fallback
+rule gave it (the item's ``provenance``); :func:`build_report` turns the Scrapy stats and
+those counts into the report's sections (pages by kind, articles, drops, duplicates,
+coverage, fallbacks, extraction notes, HTTP errors, time), runs the quality checks (coverage
+only from ``CHINANEWS_MIN_SAMPLE`` article pages) and flags a template change;
+:func:`format_summary`, :func:`format_failures` and :func:`format_template_change` are its
+log text. ``chinanews.extensions.CrawlReport`` wires them to a crawl; ``docs/report.md``
 describes every field.
 """
 
@@ -34,6 +36,19 @@ EXIT_OUTPUT_FAILED = 5
 #: ``CHINANEWS_MIN_COVERAGE`` keeps its default here, and 0 turns a check off.
 DEFAULT_MIN_COVERAGE: dict[str, float] = {"title": 0.98, "body": 0.9, "published_at": 0.9}
 
+#: ``CHINANEWS_MIN_SAMPLE``: the article pages a coverage check needs before it can fail. In a
+#: small crawl one broken page is no sign of a template change (1 of 9 is 88.9%).
+DEFAULT_MIN_SAMPLE = 50
+
+#: A field's rule in an item's ``provenance`` that starts with this came from a generic
+#: fallback, not from a template.
+GENERIC_PREFIX = "generic:"
+#: The fields whose generic reading tells that the templates no longer match ...
+TEMPLATE_FIELDS = ("title", "published_at", "body")
+#: ... when more than this share of the emitted articles (at least the sample floor of
+#: them) needed a generic rule for one of them.
+TEMPLATE_CHANGE_SHARE = 0.5
+
 #: Finish reasons after which the checks apply: the crawl ran to its end or to a limit the
 #: user set. After ``shutdown`` (Ctrl-C) or ``cancelled`` the output is partial on purpose.
 CHECKED_FINISH_REASONS = ("finished",)
@@ -44,22 +59,49 @@ _EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
 
 class FieldCounter:
     """Counts emitted articles, per template, and per field those with a non-empty value
-    (anything but ``None``, ``""`` and empty containers). Cheap: one pass over the item."""
+    (anything but ``None``, ``""`` and empty containers). Cheap: one pass over the item.
+
+    From the item's ``provenance`` (field name → rule) it counts, per field, the articles
+    whose rule is a generic fallback (``generic:…``), and the articles that needed one for
+    the title, the publication time or the body. An item without ``provenance`` (or with
+    one that is not a mapping) has no fallbacks."""
 
     def __init__(self, fields: Iterable[str] = ARTICLE_FIELDS) -> None:
         self.items = 0
         self.filled: dict[str, int] = dict.fromkeys(fields, 0)
         self.templates: dict[str, int] = {}
+        #: Articles that carried a provenance.
+        self.with_provenance = 0
+        #: Per field, the articles a generic fallback rule gave it.
+        self.fallbacks: dict[str, int] = {}
+        #: Articles whose title, publication time or body came from a generic rule.
+        self.generic_articles = 0
 
     def add(self, item: Any) -> None:
         self.items += 1
         filled = self.filled
+        provenance: Any = None
         for name, value in ItemAdapter(item).items():
+            if name == "provenance":
+                provenance = value
             if value in _EMPTY:
                 continue
             filled[name] = filled.get(name, 0) + 1
             if name == "template":
                 self.templates[value] = self.templates.get(value, 0) + 1
+        if isinstance(provenance, Mapping) and provenance:
+            self._add_provenance(provenance)
+
+    def _add_provenance(self, provenance: Mapping[Any, Any]) -> None:
+        self.with_provenance += 1
+        generic = False
+        for name, rule in provenance.items():
+            if isinstance(rule, str) and rule.startswith(GENERIC_PREFIX):
+                field = str(name)
+                self.fallbacks[field] = self.fallbacks.get(field, 0) + 1
+                generic = generic or field in TEMPLATE_FIELDS
+        if generic:
+            self.generic_articles += 1
 
     def coverage(self) -> dict[str, float | None]:
         """The share of counted articles that have each field (``None`` with no articles)."""
@@ -70,13 +112,20 @@ class FieldCounter:
 
 @dataclass
 class Check:
-    """One quality check: ``passed`` is ``None`` when it could not be computed."""
+    """One quality check: ``passed`` is ``None`` when it could not be computed or did not
+    apply, and ``reason`` then says why; ``sample`` is what a coverage check measured on."""
 
     name: str
     value: float | int | None
     limit: float | int
     passed: bool | None
     meaning: str
+    sample: int | None = None
+    reason: str | None = None
+
+
+#: The ``reason`` of a coverage check below the sample floor starts with this.
+BELOW_FLOOR = "below the sample floor"
 
 
 def min_coverage(setting: Mapping[str, Any] | None) -> dict[str, float]:
@@ -118,6 +167,13 @@ def lost_for_want_of(stats: Mapping[str, Any], field: str) -> int:
     return int(stats.get(f"{STAT}/no_article/no_{field}", 0))
 
 
+def article_pages(stats: Mapping[str, Any], counter: FieldCounter, dropped: FieldCounter) -> int:
+    """The article pages this run read: the articles extracted (emitted and dropped) plus
+    the pages given up for want of a field (``no_article/no_<field>``)."""
+    lost = sum(lost_for_want_of(stats, field) for field in ARTICLE_FIELDS)
+    return counter.items + dropped.items + lost
+
+
 def run_checks(
     stats: Mapping[str, Any],
     counter: FieldCounter,
@@ -125,11 +181,13 @@ def run_checks(
     *,
     min_articles: int,
     coverage_limits: Mapping[str, float],
+    min_sample: int = DEFAULT_MIN_SAMPLE,
 ) -> list[Check]:
     """The checks. A coverage check counts every article the spider extracted: those emitted
     and those the pipelines dropped (invalid ones, which lack the field more often than not,
     and duplicates or unchanged articles of an incremental crawl, which are still this run's
-    reading of the site), plus the pages lost for want of the field."""
+    reading of the site), plus the pages lost for want of the field: its ``sample``. Below
+    ``min_sample`` it states the coverage and does not fail (``passed`` ``None``)."""
     checks: list[Check] = []
     if min_articles > 0:
         found = articles_found(stats)
@@ -147,17 +205,62 @@ def run_checks(
         have = counter.filled.get(field, 0) + dropped.filled.get(field, 0)
         seen = counter.items + dropped.items + lost_for_want_of(stats, field)
         value = round(have / seen, 4) if seen else None
+        passed: bool | None = None
+        reason: str | None = None
+        if value is None:
+            reason = "no article page to measure"
+        elif seen < min_sample:
+            reason = (
+                f"{BELOW_FLOOR}: {seen} article pages, fewer than {min_sample}"
+                " (CHINANEWS_MIN_SAMPLE)"
+            )
+        else:
+            passed = value >= limit
         checks.append(
             Check(
                 f"coverage/{field}",
                 value,
                 limit,
-                None if value is None else value >= limit,
+                passed,
                 f"articles lose their {field}: the site's article template has probably "
                 f"changed; run `chinanews extract URL` on one of its pages to see what is read",
+                sample=seen,
+                reason=reason,
             )
         )
     return checks
+
+
+def fallbacks(counter: FieldCounter) -> dict[str, Any]:
+    """The ``fallbacks`` section: per field, the emitted articles a generic rule gave it."""
+    return {
+        "by_field": dict(sorted(counter.fallbacks.items())),
+        "articles_with_provenance": counter.with_provenance,
+        "articles_generic": counter.generic_articles,
+        "share_generic": round(counter.generic_articles / counter.items, 4)
+        if counter.items
+        else None,
+    }
+
+
+def template_change(counter: FieldCounter, min_sample: int) -> dict[str, Any] | None:
+    """The ``template_change`` flag, or ``None``: more than :data:`TEMPLATE_CHANGE_SHARE` of
+    the emitted articles, at least ``min_sample`` (and at least one) of them, needed a
+    generic rule for the title, the publication time or the body. Not a failed check."""
+    if counter.items < max(min_sample, 1):
+        return None
+    share = counter.generic_articles / counter.items
+    if share <= TEMPLATE_CHANGE_SHARE:
+        return None
+    return {
+        "share": round(share, 4),
+        "articles_generic": counter.generic_articles,
+        "articles": counter.items,
+        "threshold": TEMPLATE_CHANGE_SHARE,
+        "by_field": {f: counter.fallbacks[f] for f in TEMPLATE_FIELDS if f in counter.fallbacks},
+        "message": f"the templates no longer match: {share:.0%} of articles read by generic"
+        " rules",
+    }
 
 
 def build_report(
@@ -167,10 +270,13 @@ def build_report(
     *,
     min_articles: int = 1,
     coverage_limits: Mapping[str, float] | None = None,
+    min_sample: int = DEFAULT_MIN_SAMPLE,
 ) -> dict[str, Any]:
     """The report: its sections, the checks and ``ok``, and every stat under ``stats``.
 
     ``counter`` counted the emitted articles, ``dropped`` those the pipelines dropped.
+    Coverage checks fail only from ``min_sample`` article pages; ``template_change`` is
+    flagged (from the emitted articles' provenance) without failing a check.
 
     ``ok`` is ``True`` when every check passed, ``False`` when one failed, and ``None``
     when the checks were not applied (the crawl was stopped: ``shutdown``, ``cancelled``).
@@ -178,15 +284,17 @@ def build_report(
     limits = min_coverage(None) if coverage_limits is None else dict(coverage_limits)
     finish_reason = stats.get("finish_reason")
     elapsed = stats.get("elapsed_time_seconds")
+    dropped = dropped or FieldCounter()
     checks: list[Check] = []
     ok: bool | None = None
     if checks_apply(finish_reason):
         checks = run_checks(
             stats,
             counter,
-            dropped or FieldCounter(),
+            dropped,
             min_articles=min_articles,
             coverage_limits=limits,
+            min_sample=min_sample,
         )
         ok = all(c.passed is not False for c in checks)
     failed_outputs = _group(stats, f"{STAT}/outputs/failed/")
@@ -221,7 +329,14 @@ def build_report(
         "incremental": _group(stats, f"{STAT}/incremental/"),
         "no_article_by_reason": _group(stats, f"{STAT}/no_article/"),
         "lost_pages": _group(stats, f"{STAT}/lost/"),
+        "sample": {
+            "article_pages": article_pages(stats, counter, dropped),
+            "floor": min_sample,
+        },
         "coverage": counter.coverage(),
+        "fallbacks": fallbacks(counter),
+        "template_change": template_change(counter, min_sample),
+        "extraction_notes": _group(stats, f"{STAT}/extract/"),
         "http_errors_by_status": {
             status: count
             for status, count in _group(stats, "downloader/response_status_count/").items()
@@ -259,6 +374,12 @@ def format_summary(report: Mapping[str, Any]) -> str:
     else:
         failed = [c["name"] for c in report["checks"] if c["passed"] is False]
         verdict = f"checks FAILED: {', '.join(failed)}" if failed else "checks passed"
+        below = [c["name"] for c in report["checks"] if _below_floor(c)]
+        if below:
+            verdict += f"; coverage below the sample floor, not checked: {', '.join(below)}"
+    sample = report.get("sample") or {}
+    fell_back = report.get("fallbacks") or {}
+    change = report.get("template_change")
     lines = [
         f"Crawl finished ({report['finish_reason']}): {articles['emitted']} articles emitted"
         f" in {report['elapsed_seconds']} s; {verdict}",
@@ -268,7 +389,12 @@ def format_summary(report: Mapping[str, Any]) -> str:
         f"  duplicates by layer: {report['duplicates_by_layer'] or '-'}",
         f"  pages that are not articles: {report['no_article_by_reason'] or '-'}",
         f"  pages lost (retries spent): {report.get('lost_pages') or '-'}",
-        f"  coverage: {coverage or '-'}",
+        f"  coverage: {coverage or '-'}; sample: {sample.get('article_pages', '-')} article"
+        f" pages (floor {sample.get('floor', '-')})",
+        f"  fallbacks per field (generic rules): {fell_back.get('by_field') or '-'};"
+        f" articles with a generic title, time or body: {fell_back.get('articles_generic', 0)}"
+        f" of {articles['emitted']}",
+        f"  extraction notes: {report.get('extraction_notes') or '-'}",
         f"  HTTP errors by status: {report['http_errors_by_status'] or '-'};"
         f" retries: {report['retries']}; download errors: {report['download_errors']}",
         f"  links not followed: {report['links_skipped'] or '-'};"
@@ -283,6 +409,8 @@ def format_summary(report: Mapping[str, Any]) -> str:
             f" {run.get('committed', 0)}; runs recovered: {run.get('recovered_runs', 0)}"
             + (f" {report['recovery']}" if report.get("recovery") else "")
         )
+    if change:
+        lines.append(f"  TEMPLATE CHANGE: {change['message']}")
     if report.get("outputs_failed"):
         lines.append(f"  OUTPUTS FAILED: {report['outputs_failed']} (exit code 5)")
     storage = report.get("storage") or {}
@@ -293,6 +421,29 @@ def format_summary(report: Mapping[str, Any]) -> str:
             f" {storage.get('retries', 0)}, spooled: {storage.get('spooled', 0)}"
         )
     return "\n".join(lines)
+
+
+def _below_floor(check: Mapping[str, Any]) -> bool:
+    return check["passed"] is None and str(check.get("reason") or "").startswith(BELOW_FLOOR)
+
+
+def format_template_change(report: Mapping[str, Any]) -> str | None:
+    """The loud WARNING block for a template change, or ``None`` when none was flagged."""
+    change = report.get("template_change")
+    if not change:
+        return None
+    bar = "!" * 78
+    return "\n".join(
+        [
+            bar,
+            f"TEMPLATE CHANGE: {change['message']}",
+            f"  {change['articles_generic']} of {change['articles']} articles needed a generic"
+            f" rule for the title, publication time or body; per field: {change['by_field']}",
+            "  the articles were still read; run `chinanews extract URL` on one of them to see"
+            " which rules read it, and update the templates",
+            bar,
+        ]
+    )
 
 
 def format_failures(report: Mapping[str, Any]) -> str | None:
@@ -317,6 +468,8 @@ def format_failures(report: Mapping[str, Any]) -> str | None:
                 " (CHINANEWS_MIN_COVERAGE)"
             )
         lines.append(f"    meaning: {check['meaning']}")
+    if report.get("template_change"):
+        lines.append(f"  and {report['template_change']['message']}")
     code = EXIT_OUTPUT_FAILED if any(c["name"] == "outputs" for c in failed) else EXIT_CHECKS_FAILED
     lines += [f"  the crawl exits with code {code}", bar]
     return "\n".join(lines)

@@ -133,7 +133,7 @@ def test_report_groups_the_stats_into_sections() -> None:
 
 def test_a_good_crawl_passes_every_check() -> None:
     items = [article(n) for n in range(10)]
-    report = build_report(finished(item_scraped_count=10), counted(*items))
+    report = build_report(finished(item_scraped_count=10), counted(*items), min_sample=0)
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]] == [
         "articles",
@@ -150,7 +150,7 @@ def test_coverage_below_the_limit_fails_its_check() -> None:
     items = [
         article(n, published_at=None if n < 2 else "2026-11-27T08:00:00+08:00") for n in range(10)
     ]
-    report = build_report(finished(item_scraped_count=10), counted(*items))
+    report = build_report(finished(item_scraped_count=10), counted(*items), min_sample=0)
     assert report["ok"] is False
     failed = check(report, "coverage/published_at")
     assert (failed["value"], failed["limit"], failed["passed"]) == (0.8, 0.9, False)
@@ -173,7 +173,10 @@ def test_articles_lost_for_want_of_a_field_count_against_its_coverage() -> None:
         **{"chinanews/no_article/no_title": 1, "chinanews/dropped/missing_title": 1},
     )
     report = build_report(
-        stats, counted(*(article(n) for n in range(8))), counted(article(9, title=None))
+        stats,
+        counted(*(article(n) for n in range(8))),
+        counted(article(9, title=None)),
+        min_sample=0,
     )
     title = check(report, "coverage/title")
     assert title["value"] == 0.8  # 8 of 8 emitted + 1 dropped + 1 page given up
@@ -224,6 +227,7 @@ def test_limits_come_from_the_settings() -> None:
         counted(article(1)),
         min_articles=2,
         coverage_limits=limits,
+        min_sample=0,
     )
     assert [(c["name"], c["passed"]) for c in report["checks"]] == [
         ("articles", False),
@@ -261,6 +265,7 @@ def test_the_extension_counts_items_and_writes_the_report(tmp_path: Path) -> Non
         settings_dict={
             "CHINANEWS_REPORT_FILE": str(path),
             "CHINANEWS_MIN_COVERAGE": {"published_at": 0.99},
+            "CHINANEWS_MIN_SAMPLE": 5,
         }
     )
     assert crawler.stats is not None
@@ -333,8 +338,8 @@ def test_a_coverage_below_the_limit_exits_3_loudly(site: Any, tmp_path: Path) ->
         "-a",
         f"start_urls={server.start_url}",
         # the local site gives an author to a few articles only (a limit above 1 is refused
-        # at start: tests/test_config.py)
-        settings={"CHINANEWS_MIN_COVERAGE": '{"author": 1.0}'},
+        # at start: tests/test_config.py); its few dozen articles are below the sample floor
+        settings={"CHINANEWS_MIN_COVERAGE": '{"author": 1.0}', "CHINANEWS_MIN_SAMPLE": "0"},
     )
     assert crawl.returncode == 3, crawl.log[-3000:]
     assert "ERROR: " in crawl.log
