@@ -258,8 +258,7 @@ def template_change(counter: FieldCounter, min_sample: int) -> dict[str, Any] | 
         "articles": counter.items,
         "threshold": TEMPLATE_CHANGE_SHARE,
         "by_field": {f: counter.fallbacks[f] for f in TEMPLATE_FIELDS if f in counter.fallbacks},
-        "message": f"the templates no longer match: {share:.0%} of articles read by generic"
-        " rules",
+        "message": f"the templates no longer match: {share:.0%} of articles read by generic rules",
     }
 
 

@@ -19,10 +19,13 @@ from chinanews.localsite import LocalSite, serve
 from chinanews.report import (
     CHECKS_FAILED_STAT,
     DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_SAMPLE,
+    TEMPLATE_CHANGE_SHARE,
     FieldCounter,
     build_report,
     format_failures,
     format_summary,
+    format_template_change,
     min_coverage,
 )
 from tests.conftest import LOCAL_SETTINGS, ROOT, SCRAPY, outside_base, run_crawl
@@ -39,6 +42,21 @@ def article(n: int, **fields: Any) -> Article:
     }
     values.update(fields)
     return Article(url=URL.format(n), **values)
+
+
+def with_rules(n: int, **rules: str) -> dict[str, Any]:
+    """An article as a dict item with a ``provenance`` (field name → rule)."""
+    item = {
+        "url": URL.format(n),
+        "title": f"标题{n}",
+        "body": "正文。",
+        "published_at": "2026-11-27T08:00:00+08:00",
+        "template": "C",
+    }
+    return {
+        **item,
+        "provenance": {"title": "C:h1.article_title", "body": "C:div#chan_newsDetail", **rules},
+    }
 
 
 def counted(*items: Any) -> FieldCounter:
@@ -256,6 +274,164 @@ def test_checks_apply_when_the_crawl_ran_to_its_end_or_limit(reason: str, applie
         assert "checks not applied" in format_summary(report)
 
 
+# -- the sample floor --------------------------------------------------------------------
+
+
+def small_crawl_with_one_empty_page() -> dict[str, Any]:
+    """The issue's crawl: 9 article pages, one of them empty (no title, no body)."""
+    stats = finished(item_scraped_count=8, **{"chinanews/no_article/no_title": 1})
+    return build_report(stats, counted(*(article(n) for n in range(8))))
+
+
+def test_the_default_sample_floor_is_50() -> None:
+    assert DEFAULT_MIN_SAMPLE == 50
+
+
+def test_below_the_floor_a_coverage_check_does_not_fail() -> None:
+    assert small_crawl_with_one_empty_page()["ok"] is True
+
+
+def test_below_the_floor_the_coverage_is_still_stated() -> None:
+    assert check(small_crawl_with_one_empty_page(), "coverage/title")["value"] == round(8 / 9, 4)
+
+
+def test_below_the_floor_the_check_is_not_passed_nor_failed() -> None:
+    assert check(small_crawl_with_one_empty_page(), "coverage/title")["passed"] is None
+
+
+def test_below_the_floor_the_check_says_why() -> None:
+    reason = check(small_crawl_with_one_empty_page(), "coverage/title")["reason"]
+    assert reason == "below the sample floor: 9 article pages, fewer than 50 (CHINANEWS_MIN_SAMPLE)"
+
+
+def test_a_coverage_check_states_its_sample() -> None:
+    assert check(small_crawl_with_one_empty_page(), "coverage/title")["sample"] == 9
+
+
+def test_the_report_states_the_sample_and_the_floor() -> None:
+    assert small_crawl_with_one_empty_page()["sample"] == {"article_pages": 9, "floor": 50}
+
+
+def test_the_summary_says_below_the_sample_floor() -> None:
+    summary = format_summary(small_crawl_with_one_empty_page())
+    assert "checks passed; coverage below the sample floor" in summary
+    assert "sample: 9 article pages (floor 50)" in summary
+
+
+def test_below_the_floor_nothing_is_logged_as_failed() -> None:
+    assert format_failures(small_crawl_with_one_empty_page()) is None
+
+
+def test_at_the_floor_the_coverage_check_fails_again() -> None:
+    stats = finished(item_scraped_count=8, **{"chinanews/no_article/no_title": 1})
+    report = build_report(stats, counted(*(article(n) for n in range(8))), min_sample=9)
+    assert check(report, "coverage/title")["passed"] is False
+
+
+def test_no_article_at_all_still_fails_below_the_floor() -> None:
+    assert build_report(finished(), FieldCounter(), min_sample=50)["ok"] is False
+
+
+# -- provenance: fallbacks per field and a template change -------------------------------
+
+
+def test_fallbacks_are_counted_per_field() -> None:
+    counter = counted(
+        with_rules(1, published_at="generic:time-near-title"),
+        with_rules(2, published_at="generic:url-date", source="generic:source-label"),
+        with_rules(3, published_at="C:span.time"),
+    )
+    assert counter.fallbacks == {"published_at": 2, "source": 1}
+
+
+def test_an_article_that_needed_a_generic_title_time_or_body_is_counted_once() -> None:
+    counter = counted(
+        with_rules(1, title="generic:h1", published_at="generic:meta"),
+        with_rules(2, source="generic:source-label"),  # not a field that tells a template
+    )
+    assert counter.generic_articles == 1
+
+
+def test_items_without_provenance_have_no_fallbacks() -> None:
+    counter = counted(article(1), {"url": "u", "title": "t"}, {"url": "u", "provenance": None})
+    assert (counter.fallbacks, counter.generic_articles, counter.with_provenance) == ({}, 0, 0)
+
+
+def test_a_provenance_that_is_not_a_mapping_is_ignored() -> None:
+    counter = counted({"url": "u", "provenance": "generic:everything"})
+    assert counter.fallbacks == {}
+
+
+def test_the_report_shows_the_fallbacks_per_field() -> None:
+    items = [with_rules(1, published_at="generic:url-date"), with_rules(2)]
+    report = build_report(finished(item_scraped_count=2), counted(*items))
+    assert report["fallbacks"] == {
+        "by_field": {"published_at": 1},
+        "articles_with_provenance": 2,
+        "articles_generic": 1,
+        "share_generic": 0.5,
+    }
+
+
+def test_the_summary_shows_the_fallbacks_per_field() -> None:
+    items = [with_rules(1, published_at="generic:url-date"), with_rules(2)]
+    summary = format_summary(build_report(finished(item_scraped_count=2), counted(*items)))
+    assert "fallbacks per field (generic rules): {'published_at': 1}" in summary
+
+
+def generic_crawl(generic: int, of: int, min_sample: int = 10) -> dict[str, Any]:
+    items = [
+        with_rules(n, published_at="generic:time-near-title" if n < generic else "C:span.time")
+        for n in range(of)
+    ]
+    return build_report(finished(item_scraped_count=of), counted(*items), min_sample=min_sample)
+
+
+def test_most_articles_read_by_generic_rules_flag_a_template_change() -> None:
+    change = generic_crawl(6, 10)["template_change"]
+    assert (
+        change["message"] == "the templates no longer match: 60% of articles read by generic rules"
+    )
+
+
+def test_the_template_change_names_the_fields_and_the_share() -> None:
+    change = generic_crawl(6, 10)["template_change"]
+    assert (change["share"], change["by_field"], change["threshold"]) == (
+        0.6,
+        {"published_at": 6},
+        TEMPLATE_CHANGE_SHARE,
+    )
+
+
+def test_a_template_change_is_not_a_failed_check() -> None:
+    assert generic_crawl(10, 10)["ok"] is True
+
+
+def test_half_the_articles_read_by_generic_rules_is_no_template_change() -> None:
+    assert generic_crawl(5, 10)["template_change"] is None
+
+
+def test_a_template_change_needs_the_sample_floor_of_articles() -> None:
+    assert generic_crawl(9, 9, min_sample=10)["template_change"] is None
+
+
+def test_the_template_change_is_a_loud_block_and_a_summary_line() -> None:
+    report = generic_crawl(10, 10)
+    assert "TEMPLATE CHANGE: the templates no longer match: 100%" in (
+        format_template_change(report) or ""
+    )
+    assert "TEMPLATE CHANGE: the templates no longer match" in format_summary(report)
+
+
+def test_no_template_change_no_block() -> None:
+    assert format_template_change(generic_crawl(0, 10)) is None
+
+
+def test_extraction_notes_are_grouped() -> None:
+    stats = finished(**{"chinanews/extract/time_conflict": 2, "chinanews/pages/article": 5})
+    assert build_report(stats, FieldCounter())["extraction_notes"] == {"time_conflict": 2}
+
+
 # -- the extension -----------------------------------------------------------------------
 
 
@@ -284,6 +460,30 @@ def test_the_extension_counts_items_and_writes_the_report(tmp_path: Path) -> Non
     assert report["stats"]["item_scraped_count"] == 4
     assert report["stats"][CHECKS_FAILED_STAT] == 1
     assert crawler.stats.get_value(CHECKS_FAILED_STAT) == 1
+
+
+def test_the_extension_reads_the_sample_floor_and_warns_of_a_template_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "out.report.json"
+    crawler = get_crawler(
+        settings_dict={"CHINANEWS_REPORT_FILE": str(path), "CHINANEWS_MIN_SAMPLE": 3}
+    )
+    assert crawler.stats is not None
+    ext = CrawlReport.from_crawler(crawler)
+    for n in range(3):
+        ext.item_scraped(with_rules(n, title="generic:h1"))
+    crawler.stats.set_value("item_scraped_count", 3)
+    with caplog.at_level("WARNING", logger="chinanews.extensions"):
+        ext.spider_closed("finished")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["sample"] == {"article_pages": 3, "floor": 3}
+    assert report["template_change"]["share"] == 1.0
+    assert report["ok"] is True
+    assert crawler.stats.get_value(CHECKS_FAILED_STAT) == 0
+    assert any(
+        r.levelname == "WARNING" and "TEMPLATE CHANGE" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_a_stopped_crawl_still_writes_its_partial_report(tmp_path: Path) -> None:
@@ -351,6 +551,34 @@ def test_a_coverage_below_the_limit_exits_3_loudly(site: Any, tmp_path: Path) ->
     assert check(report, "coverage/author")["passed"] is False
     assert check(report, "coverage/title")["passed"] is True
     assert crawl.items  # the articles are still written
+
+
+@pytest.mark.e2e
+def test_a_small_crawl_with_a_broken_page_is_below_the_floor_and_exits_0(
+    site: Any, tmp_path: Path
+) -> None:
+    _, server = site
+    crawl = run_crawl(
+        tmp_path,
+        "-a",
+        f"start_urls={server.start_url}",
+        # one body-less page would fail a limit of 100%, were the sample large enough
+        settings={"CHINANEWS_MIN_COVERAGE": '{"body": 1.0}'},
+    )
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    report = read_report(tmp_path)
+    assert report["no_article_by_reason"].get("no_body", 0) >= 1  # the site's broken pages
+    pages = report["sample"]["article_pages"]
+    assert 0 < pages < DEFAULT_MIN_SAMPLE
+    assert report["sample"]["floor"] == DEFAULT_MIN_SAMPLE
+    body = check(report, "coverage/body")
+    assert body["value"] < 1.0
+    assert body["passed"] is None
+    assert body["sample"] == pages
+    assert report["ok"] is True
+    assert "below the sample floor" in crawl.log
+    assert f"sample: {pages} article pages (floor {DEFAULT_MIN_SAMPLE})" in crawl.log
+    assert "CRAWL QUALITY CHECK FAILED" not in crawl.log
 
 
 @pytest.mark.e2e
