@@ -2,7 +2,7 @@
 
 Every function returns text with the ``BASE`` token where an absolute link to the site goes;
 the server replaces it with the scheme and Host of the request. The markup follows
-``/work/shared/reference/chinacom-site.md`` (see ``docs/site-notes.md`` for the per-template
+``../shared/reference/chinacom-site.md`` (relative to the checkout) (see ``docs/site-notes.md`` for the per-template
 summary).
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from chinanews.dates import BEIJING
 
-from . import words
+from . import redesign, words
 from .model import BASE, FIN_COLUMN, LISTS, Content, fmt_time
 
 if TYPE_CHECKING:
@@ -393,6 +393,8 @@ def _info_source_a(c: Content) -> str:
 def article(m: SiteModel, i: int, page: str = "1", charset: str = "utf-8") -> str:
     """An article page in its template."""
     c = m.content(i)
+    if c.template == "redesign":
+        return redesign.article(m, i, charset)
     a = m.arts[i]
     t = c.template
     channel = a.section.channel
@@ -626,6 +628,8 @@ def _list_page_links(base_path: str, page: int, last: int) -> str:
 
 
 def list_page(m: SiteModel, key: str, page: int) -> str | None:
+    if m.redesign_share > 0:
+        return redesign.list_page(m, key, page)
     path, name, per, style = LISTS[key]
     items = m.lists[key]
     last = max(1, -(-len(items) // per))
