@@ -587,7 +587,7 @@ def mobile(m: SiteModel, i: int) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
         f'<title>{esc(c.title)}_手机中华网</title>\n<link rel="canonical" href="{BASE}{m.path_of(i)}">\n'
         '</head>\n<body>\n<header class="m-head"><a href="/">中华网</a></header>\n'
-        f'<h1 class="m-title">{esc(c.title)}</h1>\n<div class="m-info"><span>{c.time_raw}</span>'
+        f'<h1 class="m-title">{esc(c.title)}</h1>\n<div class="m-info"><span>{fmt_time(m.arts[i].ts)}</span>'
         f'<span>{esc(c.source)}</span></div>\n<div class="m-content">\n{body}\n</div>\n'
         f'<a class="m-pc" href="{m.path_of(i)}">查看电脑版</a>\n</body>\n</html>\n'
     )
