@@ -501,8 +501,10 @@ def test_redesign_truth_matches_html(redesigned: LocalSite) -> None:
             assert got["time_attr"] is None
         if "meta" in how["places"]:
             claims.append(to_iso(got["metas"][how["meta"]]))
+            assert to_iso(got["metas"]["article:modified_time"]) > e["published_at"]
         if "jsonld" in how["places"]:
             claims.append(to_iso(got["jsonld"]["datePublished"]))
+            assert to_iso(got["jsonld"]["dateModified"]) > e["published_at"]
         else:
             assert "datePublished" not in got["jsonld"]
         # every place claims the same instant; the most precise one is the truth

@@ -107,6 +107,8 @@ def time_scheme(m: SiteModel, i: int) -> dict[str, Any]:
         "meta": _machine(claimed, machine),
         "jsonld": _machine(claimed, "iso" if machine == "iso_utc" else machine),
     }
+    # a later modification time, in the machine-readable places only (never the truth)
+    modified = min(claimed + 600 + r.randrange(7200), max(m.now_ts, claimed + 60))
     raw = next((values[p] for p in ("time", "meta", "jsonld") if p in places), visible)
     assert raw is not None
     assert to_iso(raw) == to_iso(_machine(claimed, "iso"))
@@ -119,6 +121,7 @@ def time_scheme(m: SiteModel, i: int) -> dict[str, Any]:
         "values": values,
         "visible": visible,
         "claimed_ts": claimed,
+        "modified": _machine(modified, "iso"),
         "time_raw": raw,
     }
 
@@ -291,6 +294,7 @@ def _meta_time(c: Content) -> str:
     out = ""
     if "meta" in rd["places"]:
         out += f'<meta {rd["meta_attr"]}="{rd["meta"]}" content="{rd["values"]["meta"]}">\n'
+        out += f'<meta property="article:modified_time" content="{rd["modified"]}">\n'
     return out
 
 
@@ -304,6 +308,7 @@ def _jsonld(c: Content) -> str:
     }
     if "jsonld" in rd["places"]:
         ld["datePublished"] = rd["values"]["jsonld"]
+        ld["dateModified"] = rd["modified"]
     if c.author:
         ld["author"] = {"@type": "Person", "name": c.author}
     text = json.dumps(ld, ensure_ascii=False).replace("<", "\\u003c")
