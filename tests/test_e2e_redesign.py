@@ -137,7 +137,7 @@ def test_every_article_has_the_right_field(
 
 
 def test_the_report_says_the_templates_changed(crawl: tuple[Crawl, dict[str, Any]]) -> None:
-    result, report = crawl
+    _, report = crawl
     assert report.get("template_change"), (
         "no template_change in the report; its keys: " + ", ".join(sorted(report))
     )

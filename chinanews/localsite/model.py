@@ -504,9 +504,7 @@ class SiteModel:
         from .redesign import ELIGIBLE
 
         rng = self._rng("redesign")
-        cands = [
-            a.idx for a in self.arts if a.feature in ELIGIBLE and a.idx not in self.js
-        ]
+        cands = [a.idx for a in self.arts if a.feature in ELIGIBLE and a.idx not in self.js]
         k = len(cands) if share >= 1 else min(len(cands), max(1, round(len(cands) * share)))
         chosen = sorted(rng.sample(cands, k))
         self.redesign = {i: pos for pos, i in enumerate(chosen)}

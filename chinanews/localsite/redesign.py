@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import random
-import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +167,9 @@ def redesign_content(
         src = f"https://img3.utuku.china.com/1200x0/news/{d:%Y%m%d}/{r.getrandbits(40):010x}.jpg"
         blocks.insert(
             len(blocks) // 2,
-            Block(f'<p style="text-align:center"><img src="{src}" loading="lazy"></p>', [(src, None)]),
+            Block(
+                f'<p style="text-align:center"><img src="{src}" loading="lazy"></p>', [(src, None)]
+            ),
         )
     form = scheme["form"] or "dash_min"
     related = []
@@ -262,9 +263,13 @@ def _footer(m: SiteModel) -> str:
 
 
 def _rail(m: SiteModel, skip: int | None, own_ts: int | None, form: str) -> str:
-    """"热门推荐": recent articles with their dates (never the page's own time)."""
+    """ "热门推荐": recent articles with their dates (never the page's own time)."""
     pool = sorted(
-        (j for k in ("domestic", "international", "social", "military", "tech") for j in m.lists[k][:8]),
+        (
+            j
+            for k in ("domestic", "international", "social", "military", "tech")
+            for j in m.lists[k][:8]
+        ),
         reverse=True,
     )
     lis = []
@@ -327,7 +332,9 @@ def article(m: SiteModel, i: int, charset: str = "utf-8") -> str:
         extra += f'<meta property="og:title" content="{attr(c.title)}">\n'
     extra += _meta_time(c) + _jsonld(c)
     name, path = CRUMB[a.section.channel]
-    crumbs = f'<div class="nx-crumbs"><a href="/">首页</a> / <a href="{path}">{name}</a> / 正文</div>\n'
+    crumbs = (
+        f'<div class="nx-crumbs"><a href="/">首页</a> / <a href="{path}">{name}</a> / 正文</div>\n'
+    )
     if rd["title_tag"] == "h1":
         headline = f'<h1 class="nx-headline">{esc(c.title)}</h1>\n'
     else:
@@ -444,11 +451,3 @@ def list_page(m: SiteModel, key: str, page: int) -> str | None:
         + _footer(m)
         + "</body>\n</html>\n"
     )
-
-
-def check_markup(text: str, known: set[str]) -> list[str]:
-    """The class and id tokens of ``text`` that are in ``known`` (for tests)."""
-    tokens = set()
-    for value in re.findall(r'\b(?:class|id)="([^"]*)"', text):
-        tokens.update(value.split())
-    return sorted(tokens & known)
