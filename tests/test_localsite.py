@@ -11,6 +11,7 @@ import re
 import time
 import urllib.request
 from collections import deque
+from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urljoin, urlsplit
 
@@ -147,7 +148,8 @@ def mini_crawl(site: LocalSite) -> tuple[dict[str, int], set[str]]:
             links += sel.xpath("//a/@href | //script/@src").getall()
             links += re.findall(r"[\"'](/finance/index/getNewsInfo\?[^\"']+)[\"']", text)
             box = sel.css(
-                "#chan_newsDetail, #js_article_content, .arti-detail, #js-arti-detail, .ent-article-bd"
+                "#chan_newsDetail, #js_article_content, .arti-detail, #js-arti-detail, "
+                ".ent-article-bd, .nx-prose"
             )
             if box and norm(box.xpath("string()").get() or ""):
                 with_body.add(url)
@@ -381,3 +383,196 @@ def test_large_model_builds_and_renders() -> None:
     assert site.render(path, BASE).status in (200, 302, 500)
     assert site.render("/news/domestic/index_100.html", BASE).status == 200
     print(f"100k model built in {built:.2f}s")
+
+
+# ------------------------------------------------------------------------ redesign variant
+EXTRACT = Path(__file__).resolve().parent.parent / "chinanews" / "extract"
+
+
+def known_tokens() -> set[str]:
+    """Every string literal in the templates and the list extractor that could be a class or
+    an id: what a redesigned page must not use."""
+    files = [*(EXTRACT / "templates").glob("*.py"), EXTRACT / "lists.py"]
+    found: set[str] = set()
+    for f in files:
+        for lit in re.findall(r"[\"']([A-Za-z_][-\w ]*)[\"']", f.read_text(encoding="utf-8")):
+            found.update(lit.split())
+    return found
+
+
+def markup_tokens(html: str) -> set[str]:
+    sel = Selector(text=html)
+    out: set[str] = set()
+    for value in sel.xpath("//@class | //@id").getall():
+        out.update(value.split())
+    return out
+
+
+@pytest.fixture(scope="module")
+def redesigned() -> LocalSite:
+    return LocalSite(size=120, seed=3, redesign=1.0)
+
+
+def test_redesign_off_by_default_and_leaves_other_pages_alone(site: LocalSite) -> None:
+    assert site.redesign_pages(BASE) == {}
+    half = LocalSite(size=120, seed=3, redesign=0.5)
+    pages = half.redesign_pages(BASE)
+    assert 0 < len(pages) < len(half.expected(BASE))
+    plain = dict(site.pages(BASE))
+    changed = [u for u, html in half.pages(BASE) if html != plain[u]]
+    # the redesigned pages, and the mobile mirrors of some (an image added to the body)
+    assert sorted(canonical_url(u) for u in changed if "/3g/" not in u) == sorted(pages)
+    ids = {u.rsplit("/", 1)[1] for u in pages}
+    assert all(u.rsplit("/", 1)[1] in ids for u in changed if "/3g/" in u)
+    # same stories, same reachability, same bodies and titles everywhere
+    exp, exp_half = site.expected(BASE), half.expected(BASE)
+    assert set(exp) == set(exp_half)
+    for url, e in exp.items():
+        if url not in pages:
+            assert exp_half[url] == e
+    with pytest.raises(ValueError):
+        LocalSite(size=50, redesign=1.5)
+
+
+def test_redesign_markup_is_unknown_to_every_template(redesigned: LocalSite) -> None:
+    known = known_tokens()
+    assert {"article_title", "chan_newsTitle", "item_list", "time", "tit"} <= known
+    pages = redesigned.redesign_pages(BASE)
+    assert len(pages) >= 0.8 * len(redesigned.expected(BASE))
+    for url in pages:
+        _, html, _ = page_text(redesigned, url)
+        assert markup_tokens(html) & known == set(), url
+        assert all(t.startswith("nx-") for t in markup_tokens(html)), url
+    for key in ("domestic", "military", "tech", "ent", "tuijian"):
+        from chinanews.localsite.model import LISTS
+
+        status, html, _ = page_text(redesigned, BASE + LISTS[key][0])
+        assert status == 200
+        assert markup_tokens(html) & known == set(), key
+
+
+def redesign_extract(html: str) -> dict:
+    """What a redesigned page shows, read with its own selectors."""
+    sel = Selector(text=html)
+    box = sel.css(".nx-prose")
+    lines = [t for t in (norm("".join(p.css("::text").getall())) for p in box.css("p")) if t]
+    return {
+        "title": norm(sel.css(".nx-headline::text").get() or ""),
+        "body": "\n".join(lines),
+        "visible": sel.css(".nx-when").xpath("string()").get(),
+        "time_attr": sel.css("time::attr(datetime)").get(),
+        "metas": {
+            (m.attrib.get("property") or m.attrib.get("name")): m.attrib["content"]
+            for m in sel.css("meta[content]")
+        },
+        "jsonld": json.loads(sel.css("script[type='application/ld+json']::text").get() or "{}"),
+        "other_dates": sel.css(".nx-more small::text, .nx-rail small::text").getall(),
+        "images": box.css("img::attr(src)").getall(),
+        "ad_in_body": bool(box.css(".nx-inline-promo")),
+        "editor": sel.css(".nx-duty::text").re_first(r"责任编辑：(\S+)"),
+    }
+
+
+def test_redesign_truth_matches_html(redesigned: LocalSite) -> None:
+    from chinanews.dates import to_iso
+
+    exp = redesigned.expected(BASE)
+    pages = redesigned.redesign_pages(BASE)
+    for url, how in pages.items():
+        e = exp.get(url)
+        if e is None:  # not reachable from /
+            continue
+        got = redesign_extract(page_text(redesigned, url)[1])
+        assert got["title"] == e["title"], url
+        assert got["body"] == e["body"], url
+        assert got["editor"] == e["editor"], url
+        assert e["published_at"] == how["published_at"] == to_iso(e["published_at_raw"])
+        assert e["template"] == "generic"
+        claims = []
+        if "text" in how["places"] or "time" in how["places"]:
+            visible = got["visible"]
+            assert visible and visible.startswith(how["label"]), url
+            claims.append(to_iso(visible[len(how["label"]) :]))
+        else:
+            assert got["visible"] is None, url
+        if "time" in how["places"]:
+            claims.append(to_iso(got["time_attr"]))
+        else:
+            assert got["time_attr"] is None
+        if "meta" in how["places"]:
+            claims.append(to_iso(got["metas"][how["meta"]]))
+            assert to_iso(got["metas"]["article:modified_time"]) > e["published_at"]
+        if "jsonld" in how["places"]:
+            claims.append(to_iso(got["jsonld"]["datePublished"]))
+            assert to_iso(got["jsonld"]["dateModified"]) > e["published_at"]
+        else:
+            assert "datePublished" not in got["jsonld"]
+        # every place claims the same instant; the most precise one is the truth
+        assert claims and max(claims) == e["published_at"], (url, claims)
+        assert all(c[:16] == e["published_at"][:16] for c in claims), (url, claims)
+        # the dates of the related list and the sidebar are never the page's own
+        assert got["other_dates"], url
+        for d in got["other_dates"]:
+            assert to_iso(d)[:16] != e["published_at"][:16], (url, d)
+        if not how["short"]:
+            assert got["images"] and got["ad_in_body"], url
+
+
+def test_redesign_covers_every_time_form_and_place(redesigned: LocalSite) -> None:
+    from chinanews.localsite.redesign import FORMS, LABELS, META_TAGS, PLACES
+
+    pages = list(redesigned.redesign_pages(BASE).values())
+    assert {tuple(p["places"]) for p in pages} == set(PLACES)
+    assert {p["form"] for p in pages} - {None} == set(FORMS)
+    assert {p["label"] for p in pages} - {None} == set(LABELS)
+    assert {p["meta"] for p in pages} - {None} == {name for _, name in META_TAGS}
+    assert {p["title_tag"] for p in pages} == {"h1", "div"}
+    assert any(p["short"] for p in pages)
+    # some pages state the time in one place only, and of those some only in machine form
+    assert any(p["places"] == ["meta"] for p in pages)
+    assert any(p["places"] == ["jsonld"] for p in pages)
+    # seconds are the truth only when the page shows them somewhere
+    minute_only = [p for p in pages if p["places"] == ["text"] and p["form"].endswith("min")]
+    assert minute_only and all(p["published_at"][17:19] == "00" for p in minute_only)
+
+
+def test_redesign_short_items_are_short(redesigned: LocalSite) -> None:
+    exp = redesigned.expected(BASE)
+    short = [u for u, p in redesigned.redesign_pages(BASE).items() if p["short"] and u in exp]
+    assert short
+    for url in short:
+        body = exp[url]["body"]
+        assert "\n" not in body and 2 <= body.count("。") <= 3 and len(body) < 250, body
+
+
+def test_redesign_crawl_reaches_exactly_the_truth(redesigned: LocalSite) -> None:
+    seen, with_body = mini_crawl(redesigned)
+    exp = redesigned.expected(BASE)
+    non = redesigned.non_articles(BASE)
+    reached = {canonical_url(u) for u in with_body} - {
+        canonical_url(u) for u, r in non.items() if r in ("mobile_mirror", "not_article")
+    }
+    assert reached == set(exp)
+    assert any("index_2.html" in u for u in seen)
+
+
+def test_redesign_is_deterministic_and_served() -> None:
+    a, b = LocalSite(60, seed=5, redesign=1.0), LocalSite(60, seed=5, redesign=1.0)
+    assert list(a.pages(BASE)) == list(b.pages(BASE))
+    assert a.expected(BASE) == b.expected(BASE)
+    assert a.redesign_pages(BASE) == b.redesign_pages(BASE)
+    with serve(a) as base:
+        url = next(iter(a.redesign_pages(base)))
+        with urllib.request.urlopen(url) as r:
+            assert b'class="nx-prose"' in r.read()
+
+
+def test_cli_expected_with_redesign(capsys: pytest.CaptureFixture[str]) -> None:
+    from chinanews.localsite.__main__ import main
+
+    assert main(["expected", "--size", "40", "--seed", "2", "--redesign", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    truth = LocalSite(40, seed=2, outside_base="http://localhost:9/", redesign=1.0)
+    assert rows == list(truth.expected("http://127.0.0.1:8000").values())
+    with pytest.raises(SystemExit):
+        main(["expected", "--redesign", "2"])

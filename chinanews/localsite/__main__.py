@@ -28,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
             default=0.0,
             help="share of article pages that are JavaScript variants (default 0)",
         )
+        s.add_argument(
+            "--redesign",
+            type=float,
+            default=0.0,
+            help="share of article pages in markup no template knows; >0 also redesigns "
+            "the channel list pages (default 0)",
+        )
         f = s.add_argument_group("faults (chinanews.localsite.faults; off unless --faults)")
         f.add_argument("--faults", type=int, metavar="SEED", help="inject faults drawn from SEED")
         f.add_argument("--fault-articles", type=float, default=FaultPlan.articles)
@@ -67,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         except ValueError as exc:
             p.error(str(exc))
+    if not 0.0 <= args.redesign <= 1.0:
+        p.error(f"--redesign: {args.redesign} is not a share between 0 and 1")
     site = LocalSite(
-        size=args.size, seed=args.seed, outside_base=args.outside, js=args.js, faults=faults
+        size=args.size,
+        seed=args.seed,
+        outside_base=args.outside,
+        js=args.js,
+        faults=faults,
+        redesign=args.redesign,
     )
     if args.cmd == "serve":
         with serve(site, args.host, args.port, verbose=args.verbose) as base:

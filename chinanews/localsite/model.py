@@ -71,6 +71,7 @@ TEMPLATE_NAME = {
     "tech": "tech",
     "tech2020": "tech",
     "generic": "generic",
+    "redesign": "generic",
 }
 
 #: List pages: key -> (path, title, per page, style).
@@ -224,10 +225,12 @@ class SiteModel:
         seed: int = 1,
         outside_base: str = "http://localhost:9/",
         js: float = 0.0,
+        redesign: float = 0.0,
     ) -> None:
         self.size = size
         self.seed = seed
         self.js_share = js
+        self.redesign_share = redesign
         self.outside = outside_base if outside_base.endswith("/") else outside_base + "/"
         self.generation = 0
         self._next_id = FIRST_ID
@@ -248,9 +251,14 @@ class SiteModel:
         #: script); ``roll`` lists the articles of ``/news/roll/``, a list filled by a script.
         self.js: dict[int, str] = {}
         self.roll: list[int] = []
+        #: Redesign variant (``redesign`` > 0 only): article -> its position among the
+        #: redesigned pages, which picks the page's time scheme (``chinanews.localsite.redesign``).
+        self.redesign: dict[int, int] = {}
         self._build()
         if js > 0:
             self._add_js(js)
+        if redesign > 0:
+            self._add_redesign(redesign)
 
     # ----------------------------------------------------------------- building
     def _rng(self, *parts: Any) -> random.Random:
@@ -488,6 +496,20 @@ class SiteModel:
         self._rebuild_members()
         self._rebuild_lists()
 
+    def _add_redesign(self, share: float) -> None:
+        """Turn about ``share`` of the single-page, well-formed articles (not the JavaScript
+        variants) into pages in the redesigned markup no template knows; the channel list
+        pages switch to the redesigned layout too. Its own random stream: ``redesign=0``
+        leaves the site byte for byte the same."""
+        from .redesign import ELIGIBLE
+
+        rng = self._rng("redesign")
+        cands = [a.idx for a in self.arts if a.feature in ELIGIBLE and a.idx not in self.js]
+        k = len(cands) if share >= 1 else min(len(cands), max(1, round(len(cands) * share)))
+        chosen = sorted(rng.sample(cands, k))
+        self.redesign = {i: pos for pos, i in enumerate(chosen)}
+        self._content.clear()
+
     # ----------------------------------------------------------------- advancing
     def advance(self, new: int = 0, edit: int = 0) -> None:
         """Publish ``new`` newer articles and edit the bodies of ``edit`` existing ones."""
@@ -717,7 +739,14 @@ class SiteModel:
                 else fmt_time(ts, "sec" if template == "C" else "min")
             )
             related.append((path, t, shown))
+        if i in self.redesign:
+            from .redesign import redesign_content
+
+            blocks, related, summary, rd = redesign_content(self, i, blocks, summary)
+        else:
+            rd = None
         flags = {
+            "rd": rd,
             "kw_visible": template == "C" and ar.random() < 0.4,
             "meta_kw_name": ar.choice(("keywords", "Keywords", "KEYWORDS")),
             "meta_desc_name": ar.choice(("description", "Description")),
@@ -726,6 +755,11 @@ class SiteModel:
             "ad_in_body": ar.random() < 0.3,
             "jsonld": template == "generic",
         }
+        if rd is not None:
+            template = "redesign"
+            time_raw = rd["time_raw"]
+        else:
+            time_raw = fmt_time(a.ts, time_style)
         return Content(
             idx=i,
             template=template,
@@ -740,7 +774,7 @@ class SiteModel:
             author=author,
             editor=None if template == "generic" else editor,
             editor_style="p" if template == "C" and ar.random() < 0.6 else "div",
-            time_raw=fmt_time(a.ts, time_style),
+            time_raw=time_raw,
             blocks=blocks,
             page_breaks=breaks,
             related=related,
@@ -869,7 +903,7 @@ class SiteModel:
             "title": c.title,
             "published_at": to_iso(c.time_raw),
             "published_at_raw": c.time_raw,
-            "source": None if c.template == "generic" else c.source,
+            "source": None if c.template == "generic" else c.source,  # redesign: shown
             "source_url": None if c.template == "generic" else c.source_url,
             "author": c.author,
             "editor": None if truncated else c.editor,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chinanews.dates import to_iso
 from chinanews.urls import canonical_url
 
 from . import render
@@ -45,6 +46,9 @@ class LocalSite:
     0) is the share of article pages made JavaScript variants (``docs/local-site.md``).
     ``faults`` makes the server fail some requests (``chinanews.localsite.faults``); the
     pages rendered stay the same, and the truth leaves out what a permanent fault hides.
+    ``redesign`` (0 to 1, default 0) is the share of the well-formed single-page articles
+    rendered in markup no template knows, with the channel list pages redesigned too
+    (``chinanews.localsite.redesign``; ``redesign_pages`` says how each states its time).
     """
 
     #: The one start URL path a crawler needs.
@@ -59,8 +63,13 @@ class LocalSite:
         outside_base: str = "http://localhost:9/",
         js: float = 0.0,
         faults: FaultPlan | None = None,
+        redesign: float = 0.0,
     ) -> None:
-        self.model = SiteModel(size=size, seed=seed, outside_base=outside_base, js=js)
+        if not 0.0 <= redesign <= 1.0:
+            raise ValueError(f"redesign: {redesign!r} is not a share between 0 and 1")
+        self.model = SiteModel(
+            size=size, seed=seed, outside_base=outside_base, js=js, redesign=redesign
+        )
         #: The faults the server injects (None: a server that never fails).
         self.faults = Faults(faults, self.model) if faults is not None else None
         self._cache: _LRU = _LRU(512)
@@ -267,6 +276,29 @@ class LocalSite:
             out[kind].append(base + m.path_of(i))
         if m.roll:
             out["list"].append(base + "/news/roll/")
+        return out
+
+    def redesign_pages(self, base_url: str) -> dict[str, dict[str, Any]]:
+        """Canonical URL -> how a redesigned article page states its publication time:
+        ``places`` (of ``text``, ``time``, ``meta``, ``jsonld``), ``form`` and ``label`` of
+        the visible time (None when none is shown), ``meta`` (the meta tag's name),
+        ``published_at`` (the instant the page claims, to the second when any place has
+        seconds), ``title_tag`` (``h1`` or ``div``) and ``short`` (a two- or
+        three-sentence item). Empty when ``redesign`` is 0."""
+        m = self.model
+        base = base_url.rstrip("/")
+        out = {}
+        for i in sorted(m.redesign):
+            rd = m.content(i).flags["rd"]
+            out[canonical_url(base + m.path_of(i))] = {
+                "places": list(rd["places"]),
+                "form": rd["form"],
+                "label": rd["label"],
+                "meta": rd["meta"],
+                "published_at": to_iso(rd["time_raw"]),
+                "title_tag": rd["title_tag"],
+                "short": rd["short"],
+            }
         return out
 
     def article_urls(self, base_url: str) -> list[str]:
