@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from chinanews.dates import BEIJING
 
-from . import words
+from . import redesign, words
 from .model import BASE, FIN_COLUMN, LISTS, Content, fmt_time
 
 if TYPE_CHECKING:
@@ -393,6 +393,8 @@ def _info_source_a(c: Content) -> str:
 def article(m: SiteModel, i: int, page: str = "1", charset: str = "utf-8") -> str:
     """An article page in its template."""
     c = m.content(i)
+    if c.template == "redesign":
+        return redesign.article(m, i, charset)
     a = m.arts[i]
     t = c.template
     channel = a.section.channel
@@ -585,7 +587,7 @@ def mobile(m: SiteModel, i: int) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
         f'<title>{esc(c.title)}_手机中华网</title>\n<link rel="canonical" href="{BASE}{m.path_of(i)}">\n'
         '</head>\n<body>\n<header class="m-head"><a href="/">中华网</a></header>\n'
-        f'<h1 class="m-title">{esc(c.title)}</h1>\n<div class="m-info"><span>{c.time_raw}</span>'
+        f'<h1 class="m-title">{esc(c.title)}</h1>\n<div class="m-info"><span>{fmt_time(m.arts[i].ts)}</span>'
         f'<span>{esc(c.source)}</span></div>\n<div class="m-content">\n{body}\n</div>\n'
         f'<a class="m-pc" href="{m.path_of(i)}">查看电脑版</a>\n</body>\n</html>\n'
     )
@@ -626,6 +628,8 @@ def _list_page_links(base_path: str, page: int, last: int) -> str:
 
 
 def list_page(m: SiteModel, key: str, page: int) -> str | None:
+    if m.redesign_share > 0:
+        return redesign.list_page(m, key, page)
     path, name, per, style = LISTS[key]
     items = m.lists[key]
     last = max(1, -(-len(items) // per))
