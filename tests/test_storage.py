@@ -236,7 +236,8 @@ def test_a_database_of_the_previous_release_is_upgraded_in_place(db_url: str) ->
     assert migrate(conn, old.dialect, MIGRATIONS[old.dialect][:1]) == [1]
     item = article()
     values = [
-        json.dumps(item.get(c), ensure_ascii=False) if c in ("keywords", "images", "related")
+        json.dumps(item.get(c), ensure_ascii=False)
+        if c in ("keywords", "images", "related")
         else item.get(c, "r0" if c.endswith("run_id") else "2026-11-28T04:00:00+00:00")
         for c in V1_COLUMNS.split(", ")
     ]
