@@ -1,7 +1,8 @@
 """The ``chinanews`` command: tools around the crawler.
 
 ``chinanews extract FILE_OR_URL [--url URL]`` prints the article JSON that the extractors
-read from one page, for checking selectors when the site changes.
+read from one page, for checking selectors when the site changes; its ``provenance`` names
+the rule that gave each field, and ``--provenance`` prints only that, one field a line.
 ``chinanews schedule --scrapyd URL [--every 30m]`` triggers a crawl on Scrapyd unless one is
 still running (``docs/scheduling.md``).
 ``chinanews seed URL...`` pushes start URLs to a distributed crawl's workers
@@ -49,9 +50,25 @@ def cmd_extract(args: argparse.Namespace) -> int:
             out.pop("body_html", None)
     if args.links:
         out["_links"] = dataclasses.asdict(result.links)
+    if args.provenance and result.article is not None:
+        sys.stdout.write(provenance_lines(result.article.provenance))
+        return 0
     json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0 if result.article is not None else 1
+
+
+def provenance_lines(provenance: dict[str, str]) -> str:
+    """``field  rule``, one field a line, in the item's field order (fields the item does
+    not know last), the rules aligned; a line saying so when no rule was recorded."""
+    from chinanews.items import ARTICLE_FIELDS
+
+    if not provenance:
+        return "(no provenance recorded)\n"
+    order = {name: i for i, name in enumerate(ARTICLE_FIELDS)}
+    names = sorted(provenance, key=lambda n: (order.get(n, len(order)), n))
+    width = max(map(len, names))
+    return "".join(f"{name:<{width}}  {provenance[name]}\n" for name in names)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract = sub.add_parser(
         "extract",
         help="print the article JSON extracted from one page",
-        description="Extract one article page (a saved file or a URL) and print it as JSON. "
+        description="Extract one article page (a saved file or a URL) and print it as JSON, "
+        "its 'provenance' naming the rule that gave each field. "
         "Exit code 0 when the page is an article, 1 when it is not (the reason is printed), "
         "2 when it cannot be read.",
     )
@@ -75,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoding", help="the page's charset, if neither header nor <meta> declares it"
     )
     extract.add_argument("--with-html", action="store_true", help="include body_html")
+    extract.add_argument(
+        "--provenance",
+        action="store_true",
+        help="print only which rule gave each field, one 'FIELD  RULE' line per field",
+    )
     extract.add_argument(
         "--links", action="store_true", help="also print the links the page offers"
     )

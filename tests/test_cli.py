@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from chinanews.cli import main, provenance_lines
+from chinanews.items import ARTICLE_FIELDS
 from chinanews.localsite import LocalSite, serve
 
 PAGES = Path(__file__).parent / "pages"
@@ -55,3 +61,54 @@ def test_a_missing_file_exits_2() -> None:
     proc = run("extract", str(PAGES / "no-such-page.html"))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: cannot read")
+
+
+RULE = re.compile(r"^[A-Za-z]+:\S")
+
+
+def test_the_json_carries_the_provenance() -> None:
+    proc = run("extract", str(PAGES / "c_seed.html"), "--url", SEED_URL)
+    assert proc.returncode == 0, proc.stderr
+    provenance = json.loads(proc.stdout)["provenance"]
+    assert isinstance(provenance, dict)
+    assert all(name in ARTICLE_FIELDS and RULE.match(rule) for name, rule in provenance.items())
+
+
+def test_provenance_prints_one_field_a_line_in_the_item_order(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import chinanews.extract
+
+    real = chinanews.extract.extract_article
+
+    def extract(url: str, body: bytes, encoding: str | None = None) -> Any:
+        result = real(url, body, encoding=encoding)
+        assert result.article is not None
+        result.article.provenance = {
+            "published_at": "generic:url-date",
+            "body": "generic:densest-block",
+            "title": "C:h1.article_title",
+        }
+        return result
+
+    monkeypatch.setattr(chinanews.extract, "extract_article", extract)
+    page = str(PAGES / "c_seed.html")
+    assert main(["extract", page, "--url", SEED_URL, "--provenance"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "title         C:h1.article_title",
+        "published_at  generic:url-date",
+        "body          generic:densest-block",
+    ]
+    assert main(["extract", page, "--url", SEED_URL]) == 0
+    assert json.loads(capsys.readouterr().out)["provenance"] == {
+        "published_at": "generic:url-date",
+        "body": "generic:densest-block",
+        "title": "C:h1.article_title",
+    }
+
+
+def test_provenance_says_so_when_none_was_recorded_and_not_an_article_is_json() -> None:
+    assert provenance_lines({}) == "(no provenance recorded)\n"
+    proc = run("extract", str(PAGES / "broken_empty.html"), "--url", SEED_URL, "--provenance")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["article"] is None

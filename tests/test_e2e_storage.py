@@ -20,11 +20,12 @@ import pytest
 
 from chinanews.items import ARTICLE_FIELDS
 from chinanews.localsite import LocalSite, serve
+from chinanews.storage.stores import JSON_FIELDS
 from tests.conftest import Crawl, outside_base, run_crawl
 
 pytestmark = pytest.mark.e2e
 
-JSON_COLUMNS = ("keywords", "images", "related")
+JSON_COLUMNS = sorted(JSON_FIELDS)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ FULL = Article(
     ],
     pages=2,
     template="C",
+    provenance={"title": "C:h1.article_title", "published_at": "generic:time-near-title"},
     crawled_at="2026-11-28T04:00:00.123456+00:00",
     language="zh",
     content_hash="abc",
@@ -71,7 +72,9 @@ def test_files_of_differently_shaped_items_have_identical_schemas(tmp_path: Path
 
 
 def test_values_round_trip(tmp_path: Path) -> None:
-    (row,) = pq.read_table(write(tmp_path / "a.parquet", [FULL])).to_pylist()
+    (row,) = pq.read_table(write(tmp_path / "a.parquet", [FULL])).to_pylist(
+        maps_as_pydicts="strict"
+    )
     expected = asdict(FULL)
     for name in ARTICLE_SCHEMA.names:
         if name in ("published_at", "crawled_at", "related"):
@@ -88,8 +91,9 @@ def test_empty_lists_stay_lists_and_none_fields_are_typed(tmp_path: Path) -> Non
     table = pq.read_table(
         write(tmp_path / "a.parquet", [SPARSE, {**asdict(SPARSE), "keywords": None}])
     )
-    for row in table.to_pylist():
+    for row in table.to_pylist(maps_as_pydicts="strict"):
         assert row["keywords"] == []
+        assert row["provenance"] == {}
         assert row["images"] == []
         assert row["related"] == []
         assert row["title"] is None and row["published_at"] is None
@@ -170,3 +174,35 @@ def test_job_is_the_scrapyd_job_else_the_run_id(monkeypatch: pytest.MonkeyPatch)
     assert job_id(spider) == "5f1c0a9e_.._x"
     # in a feed URI, ".." goes too (chinanews.outputs.path_safe)
     assert uri_params({"name": "china_com"}, spider)["job"] == "5f1c0a9e____x"
+
+
+def test_duckdb_reads_provenance_as_a_map(tmp_path: Path) -> None:
+    import duckdb
+
+    write(tmp_path / "a.parquet", [FULL, SPARSE])
+    rows = duckdb.sql(
+        "SELECT url, provenance, provenance['title'], typeof(provenance) "
+        f"FROM read_parquet('{tmp_path}/a.parquet') ORDER BY url"
+    ).fetchall()
+    assert rows == [
+        (SPARSE.url, {}, None, "MAP(VARCHAR, VARCHAR)"),
+        (FULL.url, FULL.provenance, "C:h1.article_title", "MAP(VARCHAR, VARCHAR)"),
+    ]
+
+
+def test_files_from_before_provenance_read_with_the_new_ones(tmp_path: Path) -> None:
+    """A lake written by schema version 1 has no ``provenance`` column; ``union_by_name``
+    reads it beside version 2 files as ``NULL``."""
+    import duckdb
+
+    old = pq.read_table(write(tmp_path / "old.parquet", [FULL])).drop_columns(["provenance"])
+    pq.write_table(old, tmp_path / "old.parquet")
+    write(tmp_path / "new.parquet", [FULL])
+    rows = duckdb.sql(
+        f"SELECT filename, provenance FROM read_parquet('{tmp_path}/*.parquet', "
+        "union_by_name = true, filename = true) ORDER BY filename"
+    ).fetchall()
+    assert [(Path(f).name, p) for f, p in rows] == [
+        ("new.parquet", FULL.provenance),
+        ("old.parquet", None),
+    ]

@@ -36,6 +36,7 @@ GOOD = Article(
         }
     ],
     template="C",
+    provenance={"title": "C:h1.article_title", "published_at": "generic:url-date"},
     crawled_at="2025-11-24T14:30:00+00:00",
     language="zh",
 )
@@ -76,6 +77,11 @@ def test_a_valid_article_passes(pipeline: ValidatePipeline) -> None:
         ({"template": "Z"}, "invalid_template"),
         ({"images": [{"url": "/relative.jpg", "caption": None}]}, "invalid_images"),
         ({"keywords": [""]}, "invalid_keywords"),
+        ({"provenance": {"title": 1}}, "invalid_provenance"),
+        ({"provenance": {"title": ""}}, "invalid_provenance"),
+        ({"provenance": {"title": "h1"}}, "invalid_provenance"),
+        ({"provenance": {"Title field": "C:h1"}}, "invalid_provenance"),
+        ({"provenance": ["title"]}, "invalid_provenance"),
     ],
 )
 def test_invalid_articles_are_dropped_with_their_reason(
@@ -99,3 +105,11 @@ def test_no_rejects_file_when_nothing_is_rejected(
     pipeline.process_item(GOOD)
     pipeline.close_spider()
     assert not (tmp_path / "out.rejects.jsonl").exists()
+
+
+@pytest.mark.parametrize("provenance", [{}, {"body": "generic:densest-block"}])
+def test_provenance_is_optional(pipeline: ValidatePipeline, provenance: dict[str, str]) -> None:
+    item = replace(GOOD, provenance=provenance)
+    assert pipeline.process_item(item) is item
+    record = {k: v for k, v in GOOD.__dict__.items() if k != "provenance"}
+    assert pipeline.process_item(record) is record  # an item from before the field

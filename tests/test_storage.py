@@ -21,7 +21,7 @@ from chinanews.storage import (
     parse_database_url,
 )
 from chinanews.storage.schema import MIGRATIONS, SchemaError, current_version, migrate
-from chinanews.storage.stores import Store
+from chinanews.storage.stores import JSON_FIELDS, Store
 from chinanews.storage.writer import StoreWriter
 from tests.conftest import ROOT, SCRAPY
 
@@ -54,6 +54,7 @@ def article(article_id: str = "49123456", **fields: Any) -> dict[str, Any]:
         ],
         "pages": 1,
         "template": "C",
+        "provenance": {"title": "C:h1.article_title", "published_at": "generic:time-near-title"},
         "crawled_at": "2026-11-28T04:00:00+00:00",
         "language": "zh",
         "content_hash": "h1",
@@ -185,15 +186,17 @@ def as_json(value: Any) -> Any:
 def test_the_schema_is_created_with_its_version_once(store: Store) -> None:
     assert current_version(store.conn) == len(MIGRATIONS[store.dialect])
     assert migrate(store.conn, store.dialect) == []  # a second open applies nothing
-    assert rows(store, "SELECT version FROM schema_version") == [(1,)]
+    versions = rows(store, "SELECT version FROM schema_version ORDER BY 1")
+    assert versions == [(n,) for n in range(1, len(MIGRATIONS[store.dialect]) + 1)]
     for table in ("articles", "related_links", "duplicates", "rejects", "crawl_runs"):
         assert rows(store, f"SELECT count(*) FROM {table}") == [(0,)]
 
 
 def test_a_new_migration_is_applied_and_recorded(store: Store) -> None:
     steps = [*MIGRATIONS[store.dialect], ["ALTER TABLE articles ADD COLUMN lang_guess TEXT"]]
-    assert migrate(store.conn, store.dialect, steps) == [2]
-    assert [v for (v,) in rows(store, "SELECT version FROM schema_version ORDER BY 1")] == [1, 2]
+    assert migrate(store.conn, store.dialect, steps) == [len(steps)]
+    versions = [v for (v,) in rows(store, "SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == list(range(1, len(steps) + 1))
     assert rows(store, "SELECT count(lang_guess) FROM articles") == [(0,)]
 
 
@@ -211,9 +214,67 @@ def test_every_field_is_stored(store: Store) -> None:
     names = [d[0] for d in cursor.description]
     row = dict(zip(names, cursor.fetchone(), strict=True))
     for name, value in item.items():
-        stored = as_json(row[name]) if name in ("keywords", "images", "related") else row[name]
+        stored = as_json(row[name]) if name in JSON_FIELDS else row[name]
         assert stored == value, name
     assert row["run_id"] == row["first_run_id"] == "r1"
+
+
+#: The ``articles`` columns of schema version 1 (the release before ``provenance``).
+V1_COLUMNS = (
+    "article_id, url, channel, column_id, title, published_at, published_at_raw, source, "
+    "source_url, author, editor, keywords, summary, body, body_html, images, related, pages, "
+    "template, crawled_at, language, content_hash, version, previous_content_hash, "
+    "first_run_id, run_id, stored_at"
+)
+
+
+def test_a_database_of_the_previous_release_is_upgraded_in_place(db_url: str) -> None:
+    db = parse_database_url(db_url)
+    assert db is not None
+    old = open_store(db)
+    conn = old._open()  # what the release before provenance created and wrote
+    assert migrate(conn, old.dialect, MIGRATIONS[old.dialect][:1]) == [1]
+    item = article()
+    values = [
+        json.dumps(item.get(c), ensure_ascii=False)
+        if c in ("keywords", "images", "related")
+        else item.get(c, "r0" if c.endswith("run_id") else "2026-11-28T04:00:00+00:00")
+        for c in V1_COLUMNS.split(", ")
+    ]
+    p = "?" if old.dialect == "sqlite" else "%s"
+    conn.execute(
+        f"INSERT INTO articles ({V1_COLUMNS}) VALUES ({', '.join([p] * len(values))})", values
+    )
+    conn.close()
+
+    store = open_store(db)
+    assert store.connect() == list(range(2, len(MIGRATIONS[store.dialect]) + 1))
+    try:
+        (stored,) = rows(store, "SELECT provenance, title, version FROM articles")
+        assert (as_json(stored[0]), stored[1], stored[2]) == ({}, item["title"], 1)
+        # the next crawl of the article fills it; the same content keeps the version
+        store.write([rec(item, "r1")])
+        (stored,) = rows(store, "SELECT provenance, version, first_run_id FROM articles")
+        assert (as_json(stored[0]), stored[1], stored[2]) == (item["provenance"], 1, "r0")
+        assert store.connect() == []  # opened again: nothing more to apply
+    finally:
+        store.close()
+
+
+def test_the_upsert_replaces_provenance_and_an_item_without_it_stores_an_empty_object(
+    store: Store,
+) -> None:
+    store.write([rec(article())])
+    store.write([rec(article(provenance={"title": "generic:h1"}), "r2")])
+    assert [as_json(p) for (p,) in rows(store, "SELECT provenance FROM articles")] == [
+        {"title": "generic:h1"}
+    ]
+    without = article("49123457")
+    del without["provenance"]  # an item of an older extractor, a spool of the last release
+    store.write([rec(without, "r3"), rec(article("49123458", provenance=None), "r3")])
+    assert [
+        as_json(p) for (p,) in rows(store, "SELECT provenance FROM articles ORDER BY article_id")
+    ] == [{"title": "generic:h1"}, {}, {}]
 
 
 def test_related_links_are_edges_replaced_on_update(store: Store) -> None:

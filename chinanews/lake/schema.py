@@ -31,6 +31,9 @@ RELATED = pa.struct(
     ]
 )
 
+PROVENANCE = pa.map_(pa.string(), pa.field("value", pa.string(), nullable=False))
+"""Field name to rule name; DuckDB reads it as ``MAP(VARCHAR, VARCHAR)``."""
+
 ARTICLE_SCHEMA = pa.schema(
     [
         pa.field("url", pa.string(), nullable=False),
@@ -52,17 +55,18 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("related", pa.list_(pa.field("element", RELATED, nullable=False)), False),
         pa.field("pages", pa.int32(), nullable=False),
         pa.field("template", pa.string()),
+        pa.field("provenance", PROVENANCE, nullable=False),
         pa.field("crawled_at", CRAWLED),
         pa.field("language", pa.string()),
         pa.field("content_hash", pa.string()),
         pa.field("version", pa.int32(), nullable=False),
         pa.field("previous_content_hash", pa.string()),
     ],
-    metadata={"chinanews.schema": "article", "chinanews.schema_version": "1"},
+    metadata={"chinanews.schema": "article", "chinanews.schema_version": "2"},
 )
 """One row per emitted article version. Non-nullable: ``url`` (the item's one required
-field), the lists (``[]`` when empty) and the integers with a default (``pages``,
-``version``)."""
+field), the lists (``[]`` when empty), ``provenance`` (``{}`` when empty) and the integers
+with a default (``pages``, ``version``)."""
 
 _DEFAULTS: dict[str, Any] = {
     name: (f.default_factory() if callable(f.default_factory) else f.default)
@@ -83,7 +87,7 @@ def _struct_rows(values: Any, fields: tuple[str, ...], times: tuple[str, ...] = 
 
 def to_row(record: Mapping[str, Any], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The Arrow row of an article given as a mapping (a dict, an ``ItemAdapter``): missing fields take the item's
-    defaults, times become aware datetimes, ``None`` lists become ``[]``. Keys the schema
+    defaults, times become aware datetimes, ``None`` lists become ``[]`` (``provenance``: ``{}``). Keys the schema
     does not know are left out. ``fields``: only those columns."""
     row: dict[str, Any] = {}
     for name in fields or ARTICLE_SCHEMA.names:
@@ -96,6 +100,8 @@ def to_row(record: Mapping[str, Any], fields: tuple[str, ...] | None = None) -> 
             value = _struct_rows(value, ("url", "caption"))
         elif name == "related":
             value = _struct_rows(value, ("url", "title", "published_at"), ("published_at",))
+        elif name == "provenance":
+            value = [(str(k), str(v)) for k, v in (value or {}).items() if v is not None]
         elif value is None and name in ("pages", "version"):
             value = _DEFAULTS[name]
         row[name] = value

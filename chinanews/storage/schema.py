@@ -8,8 +8,8 @@ append a migration to both lists; never edit one that has shipped. ``docs/storag
 describes the tables.
 
 Item fields are stored as the item has them: times as their ISO 8601 text (the interface,
-``+08:00`` included; cast with ``published_at::timestamptz`` in PostgreSQL), lists as JSON
-(``jsonb`` on PostgreSQL, JSON text on SQLite). The store's own timestamps are
+``+08:00`` included; cast with ``published_at::timestamptz`` in PostgreSQL), lists and
+``provenance`` (an object) as JSON (``jsonb`` on PostgreSQL, JSON text on SQLite). The store's own timestamps are
 ``timestamptz`` on PostgreSQL and ISO text on SQLite.
 """
 
@@ -172,10 +172,14 @@ _POSTGRESQL_V1 = [
     )""",
 ]
 
+#: 2: ``articles.provenance``, which rule gave each field (``{}`` for the rows before it).
+_SQLITE_V2 = ["ALTER TABLE articles ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'"]
+_POSTGRESQL_V2 = ["ALTER TABLE articles ADD COLUMN provenance jsonb NOT NULL DEFAULT '{}'"]
+
 #: Migration ``n`` is ``MIGRATIONS[dialect][n - 1]``: statements run in one transaction.
 MIGRATIONS: dict[str, list[list[str]]] = {
-    "sqlite": [_SQLITE_V1],
-    "postgresql": [_POSTGRESQL_V1],
+    "sqlite": [_SQLITE_V1, _SQLITE_V2],
+    "postgresql": [_POSTGRESQL_V1, _POSTGRESQL_V2],
 }
 
 SCHEMA_VERSION_DDL = {

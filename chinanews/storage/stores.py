@@ -35,8 +35,9 @@ from chinanews.urls import article_ref
 
 Record = dict[str, Any]
 
-#: Item fields stored as JSON.
-JSON_FIELDS = frozenset({"keywords", "images", "related"})
+#: Item fields stored as JSON, with the JSON stored when the item has none (or an empty one).
+JSON_EMPTY: dict[str, str] = {"keywords": "[]", "images": "[]", "related": "[]", "provenance": "{}"}
+JSON_FIELDS = frozenset(JSON_EMPTY)
 #: Columns of ``articles``: every item field, then the store's own.
 ARTICLE_COLUMNS: tuple[str, ...] = (
     "article_id",
@@ -47,7 +48,7 @@ ARTICLE_COLUMNS: tuple[str, ...] = (
 )
 _KEPT_ON_UPDATE = frozenset({"article_id", "version", "previous_content_hash", "first_run_id"})
 #: How ``_article_row`` fills the item's columns after ``article_id``: as they are, as JSON
-#: (an empty list when missing), or at least 1 (``version``, ``pages``).
+#: (``JSON_EMPTY`` when missing or empty), or at least 1 (``version``, ``pages``).
 _AS_IS, _AS_JSON, _AT_LEAST_ONE = 0, 1, 2
 _ITEM_COLUMNS: tuple[tuple[str, int], ...] = tuple(
     (c, _AS_JSON if c in JSON_FIELDS else _AT_LEAST_ONE if c in ("version", "pages") else _AS_IS)
@@ -246,7 +247,7 @@ class Store:
         for column, how in _ITEM_COLUMNS:
             value = get(column)
             if how == _AS_JSON:
-                row.append(_encode(value) if value else "[]")
+                row.append(_encode(value) if value else JSON_EMPTY[column])
             elif how == _AT_LEAST_ONE:
                 row.append(value or 1)
             else:
