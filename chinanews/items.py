@@ -41,6 +41,8 @@ class Article:
     pages: int = 1
     template: str | None = None
     """Which extraction template matched: A, B, C, D, tech or generic."""
+    provenance: dict[str, str] = field(default_factory=dict)
+    """Which rule gave each field: ``{"title": "C:h1.article_title", "published_at": "generic:time-near-title"}``."""
     crawled_at: str | None = None
     """UTC ISO 8601."""
     language: str | None = None

@@ -17,11 +17,10 @@ from typing import Any
 from lxml import etree
 
 from chinanews.dates import BEIJING, to_iso
-from chinanews.extract.templates.base import Located, Page, http_href, pick, text_of
+from chinanews.extract.templates.base import Located, Page, http_href, text_of
 from chinanews.extract.text import (
     clean,
     clean_or_none,
-    date_pair,
     split_keywords,
     strip_author_prefix,
     strip_source_prefix,
@@ -51,6 +50,7 @@ _DATE_META = (
     "date",
 )
 _MIN_BLOCK = 120  # characters of paragraph text a page needs to count as an article
+_MIN_SHORT = 40  # ... or a page with a heading and a printed publication time
 # Page chrome whose paragraphs are never an article body (footers, navigation, rails).
 _CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
 
@@ -136,38 +136,51 @@ def largest_block(page: Page):
     return best, scores[best]
 
 
-def locate(page: Page, meta: dict[str, str]) -> Located | None:
-    ld_objects = read_json_ld(page)
-    ld = _ld_article(ld_objects) or {}
-    title = clean_or_none(meta.get("og:title")) or _name(ld.get("headline"))
+def ld_article(page: Page) -> dict[str, Any]:
+    """The page's JSON-LD article object, or an empty dict."""
+    return _ld_article(read_json_ld(page)) or {}
+
+
+def locate(
+    page: Page, meta: dict[str, str], ld: dict[str, Any] | None = None, *, timed: bool = False
+) -> Located | None:
+    """The generic reading of a page, or None when nothing says it is an article.
+
+    ``timed`` says the page prints a publication time near an ``<h1>`` (see
+    ``chinanews.extract.fields``): with it, a short news item of two or three sentences is an
+    article too. The time itself is left to ``chinanews.extract.fields``."""
+    if ld is None:
+        ld = ld_article(page)
+    title, title_rule = clean_or_none(meta.get("og:title")), "og:title"
+    if not title:
+        title, title_rule = _name(ld.get("headline")), "json-ld-headline"
     if not title:
         titles = _TITLE(page.root)
-        title = strip_title_suffix(text_of(titles[0])) if titles else None
+        title, title_rule = (
+            (strip_title_suffix(text_of(titles[0])) if titles else None),
+            "title-tag",
+        )
     if not title and page.h1:
-        title = clean_or_none(text_of(page.h1[0]))
+        title, title_rule = clean_or_none(text_of(page.h1[0])), "h1"
     body, size = largest_block(page)
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else None
     date_raw = ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None
     if not date_raw:
         date_raw = next((meta[k] for k in _DATE_META if meta.get(k)), None)
     signals = bool(ld) or "article" in meta.get("og:type", "").lower() or bool(date_raw)
+    signals = signals or (timed and size >= _MIN_SHORT)
     if not signals and (size < _MIN_BLOCK or not title):
         return None
     located = Located("generic", title=title, body=body if size else None)
+    located.found("title", title_rule, title)
+    located.found("body", "densest-block", located.body is not None)
     if located.body is None and ld_body:
         located.body_lines = [line for line in (clean(x) for x in ld_body.splitlines()) if line]
-    if date_raw:
-        located.published_at_raw = clean_or_none(date_raw)
-        located.published_at = iso_from_any(date_raw)
-    else:
-        times = _TIME_TAG(page.root)
-        if times:
-            located.published_at_raw = clean_or_none(times[0].get("datetime"))
-            located.published_at = iso_from_any(located.published_at_raw)
-        else:
-            time_el = pick(page.first_class("time"), page.first_class("date"))
-            located.published_at, located.published_at_raw = date_pair(text_of(time_el))
-    located.author = _name(ld.get("author")) or strip_author_prefix(meta.get("author"))
+        located.found("body", "json-ld-articleBody", located.body_lines)
+    located.author = _name(ld.get("author"))
+    located.found("author", "json-ld-author", located.author)
+    located.author = located.author or strip_author_prefix(meta.get("author"))
+    located.found("author", "meta-author", located.author)
     for label in _SOURCE_LABEL(page.root):
         a = next(label.iter("a"), None)
         text = text_of(label)
@@ -175,14 +188,17 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
             located.source = strip_source_prefix(text_of(a) if a is not None else text)
             located.source_url = http_href(a) if a is not None else None
             if located.source:
+                located.found("source", "source-label", located.source)
                 break
     if not located.source:
         publisher = _name(ld.get("publisher"))
         if publisher and ("中华网" in publisher or "china.com" in publisher.lower()):
             publisher = None  # the site itself, not the outlet a story comes from
+        located.found("source", "json-ld-publisher", publisher)
         located.source = publisher or clean_or_none(
             meta.get("source") or meta.get("article:source")
         )
+        located.found("source", "meta-source", located.source)
     keywords = ld.get("keywords")
     if isinstance(keywords, list):
         located.keywords = [k for k in (clean(str(x)) for x in keywords) if k]
@@ -191,10 +207,11 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
     return located
 
 
-def title_fallback(page: Page, meta: dict[str, str]) -> str | None:
-    """A title for a page whose template heading is missing: og:title, then ``<title>``."""
+def title_fallback(page: Page, meta: dict[str, str]) -> tuple[str | None, str]:
+    """A title for a page whose template heading is missing, and the rule that gave it:
+    og:title, then ``<title>``."""
     title = clean_or_none(meta.get("og:title"))
     if title:
-        return title
+        return title, "og:title"
     titles = _TITLE(page.root)
-    return strip_title_suffix(text_of(titles[0])) if titles else None
+    return (strip_title_suffix(text_of(titles[0])) if titles else None), "title-tag"
