@@ -112,9 +112,9 @@ def _extract(
         timed = timing is not None and timing.rule not in (None, "url-date")
         located = generic.locate(page, meta, ld, timed=timed)
     if located is not None and located.body is None and located.template != "generic":
-        block, size = generic.largest_block(page)
+        block, size, skip = generic.densest_block(page)
         if size >= 120:  # a known template whose body container moved
-            located.body = block
+            located.body, located.body_skip = block, skip
             located.rules["body"] = "generic:densest-block"
     body_el = located.body if located is not None else None
     labels = LABELS(root)
@@ -122,7 +122,10 @@ def _extract(
     if related_box is None:
         related_box = related_box_by_heading(labels, body_el)
     if located is not None and body_el is not None:
-        body = read_body(body_el, join)
+        skip = set(located.body_skip)
+        if timing is not None and timing.line is not None and len(timing.line.text) <= 80:
+            skip.add(timing.line.element)
+        body = read_body(body_el, join, skip)
     else:
         body = Body(lines=located.body_lines or [] if located is not None else [])
     links = collect_links(page, join, body_el, related_box, body.dropped)

@@ -102,6 +102,8 @@ class Located:
     keywords: list[str] = field(default_factory=list)
     body_lines: list[str] | None = None
     """Body text when no container holds it (JSON-LD ``articleBody``)."""
+    body_skip: list[HtmlElement] = field(default_factory=list)
+    """Elements inside the body container that are not body (generic pages)."""
     rules: dict[str, str] = field(default_factory=dict)
     """Field -> the template's own rule that gave it (``"title": "h1.article_title"``);
     ``chinanews.extract.article`` prefixes the template name to make the provenance."""

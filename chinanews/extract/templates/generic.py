@@ -120,8 +120,25 @@ def iso_from_any(raw: str | None) -> str | None:
     return to_iso(text)
 
 
-def largest_block(page: Page):
+def largest_block(page: Page) -> tuple[Any, int]:
     """The element whose ``<p>`` children hold the most text, and that amount."""
+    block, size, _ = densest_block(page)
+    return block, size
+
+
+_LIST_HEADINGS = frozenset({"相关新闻", "相关阅读", "相关推荐", "延伸阅读", "推荐阅读", "热门推荐"})
+
+
+def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
+    """The densest block of paragraph text, its size, and the elements inside it that are not
+    body (to leave out when reading it).
+
+    The block is the element whose ``<p>`` children hold the most text outside the page
+    chrome. When its paragraphs are only one group of several under one parent (a redesign
+    that wraps the body in sections, an inline ad or image between two of them), the parent
+    is taken so that the body stays whole, and the parent's children that hold no paragraph
+    and no image (the heading, the info line, an ad) are left out. Lists of links and
+    related-news headings inside the block are left out too."""
     scores: dict[Any, int] = {}
     for p in _PARAGRAPHS(page.root):
         parent = p.getparent()
@@ -131,9 +148,32 @@ def largest_block(page: Page):
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
-        return None, 0
+        return None, 0, []
     best = max(scores, key=scores.__getitem__)
-    return best, scores[best]
+    size = scores[best]
+    skip: list[Any] = []
+    outer = best.getparent()
+    if outer is not None and outer.tag not in ("body", "html"):
+        groups = [c for c in outer if c in scores]
+        total = sum(scores[c] for c in groups) + scores.get(outer, 0)
+        if len(groups) >= 2 and total >= size * 1.2:
+            best, size = outer, total
+            for child in outer:
+                if not isinstance(child.tag, str) or child in scores or child.tag == "p":
+                    continue
+                if next(child.iter("img"), None) is None and not any(
+                    len(p.text_content().strip()) > 0 for p in child.iter("p")
+                ):
+                    skip.append(child)
+    for el in best.iter("ul", "ol", "h2", "h3", "h4", "div"):
+        if el.tag in ("ul", "ol"):
+            text = len(el.text_content().strip())
+            linked = sum(len(a.text_content().strip()) for a in el.iter("a"))
+            if text and linked * 2 >= text:
+                skip.append(el)
+        elif len(el) <= 1 and clean(el.text_content()) in _LIST_HEADINGS:
+            skip.append(el)
+    return best, size, skip
 
 
 def ld_article(page: Page) -> dict[str, Any]:
@@ -162,7 +202,7 @@ def locate(
         )
     if not title and page.h1:
         title, title_rule = clean_or_none(text_of(page.h1[0])), "h1"
-    body, size = largest_block(page)
+    body, size, skip = densest_block(page)
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else None
     date_raw = ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None
     if not date_raw:
@@ -172,6 +212,7 @@ def locate(
     if not signals and (size < _MIN_BLOCK or not title):
         return None
     located = Located("generic", title=title, body=body if size else None)
+    located.body_skip = skip
     located.found("title", title_rule, title)
     located.found("body", "densest-block", located.body is not None)
     if located.body is None and ld_body:
