@@ -248,7 +248,9 @@ def _candidates(
         at = _at(raw)
         if at is not None:
             dist = _distance(pos, scanned.title_pos)
-            found.append(_Candidate(at, raw, "time-tag", 0, dist, _has_clock(raw)))
+            box = el.getparent() if el.getparent() is not None else el
+            line = Line(pos, text_of(box), box)
+            found.append(_Candidate(at, raw, "time-tag", 0, dist, _has_clock(raw), line))
     for key in TIME_META:
         raw = clean(meta.get(key))
         at = _at(raw)
