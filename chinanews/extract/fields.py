@@ -47,12 +47,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 from chinanews.dates import BEIJING, now_beijing, parse_datetime
 from chinanews.extract.html import HtmlElement
 from chinanews.extract.templates.base import Page, http_href, text_of
 from chinanews.extract.text import clean, clean_or_none, editor_of
-from chinanews.urls import article_ref
+from chinanews.urls import LinkKind, article_ref, link_kind
 
 TIME_META = (
     "article:published_time",
@@ -99,6 +100,7 @@ _OFF = re.compile(
 )
 _OFF_TAGS = frozenset({"li", "ul", "ol", "aside", "nav", "footer", "a", "select", "option"})
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "title", "textarea"})
+_ARTICLE_KINDS = (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE)
 _SHORT = 80  # characters: an info line, not prose
 
 
@@ -239,8 +241,25 @@ def url_date(url: str) -> date | None:
         return None
 
 
+def _beside_article_link(el: HtmlElement, url: str) -> bool:
+    """A time printed next to a link to another article is that article's time (a list item
+    whose block no class name gives away)."""
+    parent = el.getparent()
+    small = parent is not None and len(parent) <= 6 and len(parent.text_content()) <= 160
+    for box in (el, parent) if small else (el,):
+        for a in box.iter("a"):
+            href = urljoin(url, (a.get("href") or "").strip())
+            if href.split("#")[0] != url and link_kind(href) in _ARTICLE_KINDS:
+                return True
+    return False
+
+
 def _candidates(
-    scanned: Scan, meta: dict[str, str], ld: dict[str, Any], fetched_at: datetime | None
+    url: str,
+    scanned: Scan,
+    meta: dict[str, str],
+    ld: dict[str, Any],
+    fetched_at: datetime | None,
 ) -> list[_Candidate]:
     found: list[_Candidate] = []
     for pos, el in scanned.time_tags:
@@ -266,6 +285,10 @@ def _candidates(
     for line in scanned.lines:
         dist = _distance(line.pos, scanned.title_pos)
         short = len(line.text) <= _SHORT
+        if (short or "前" in line.text or "昨天" in line.text) and _beside_article_link(
+            line.element, url
+        ):
+            continue
         for m in _PRINTED.finditer(line.text):
             if not short and not m["label"]:
                 continue  # a date inside prose is what the story is about, not when
@@ -316,7 +339,7 @@ def choose_time(
             return TimeChoice(given, None, None, tuple(notes))
         notes.append(TIME_REJECTED)
     found = []
-    for c in _candidates(scanned, meta, ld, fetched_at):
+    for c in _candidates(page.url, scanned, meta, ld, fetched_at):
         if EARLIEST <= c.at <= latest:
             found.append(c)
         elif TIME_REJECTED not in notes:
