@@ -331,15 +331,19 @@ def choose_time(
     latest = now + timedelta(days=1)
     notes: list[str] = []
     day = url_date(page.url)
+    candidates = _candidates(page.url, scanned, meta, ld, fetched_at)
     if given is not None:
         at = _at(given)
         if at is not None and EARLIEST <= at <= latest:
             if day is not None and _off_url(at, day):
                 notes.append(TIME_CONFLICT)
-            return TimeChoice(given, None, None, tuple(notes))
+            shown = next((c for c in candidates if c.line is not None and c.at == at), None)
+            if shown is None:
+                return TimeChoice(given, None, None, tuple(notes))
+            return TimeChoice(given, shown.raw, None, tuple(notes), shown.line)
         notes.append(TIME_REJECTED)
     found = []
-    for c in _candidates(page.url, scanned, meta, ld, fetched_at):
+    for c in candidates:
         if EARLIEST <= c.at <= latest:
             found.append(c)
         elif TIME_REJECTED not in notes:
@@ -379,13 +383,28 @@ class Byline:
     rules: dict[str, str] = field(default_factory=dict)
 
 
+def _after(el: HtmlElement) -> list[HtmlElement]:
+    """The links inside ``el`` and after it in its parent, in document order."""
+    anchors = list(el.iter("a"))
+    for sib in el.itersiblings():
+        if isinstance(sib.tag, str):
+            anchors.extend(sib.iter("a"))
+    return anchors
+
+
 def _source_after_time(line: Line, raw: str) -> tuple[str | None, str | None, str | None]:
     """(source, its URL, rule) from the link or word printed right after the time."""
-    for a in line.element.iter("a"):
+    el = line.element
+    for a in _after(el):
         text = clean(text_of(a))
         if text and len(text) <= 20 and not _NOT_SOURCE.search(text) and raw not in text:
             return text, http_href(a), "link-after-time"
-    rest = line.text.split(raw, 1)[1] if raw in line.text else ""
+    text = line.text
+    parent = el.getparent()
+    if parent is not None and raw in text and clean(text.split(raw, 1)[1]) == "":
+        whole = text_of(parent)
+        text = whole if len(whole) <= _SHORT else text
+    rest = text.split(raw, 1)[1] if raw in text else ""
     words = rest.split()
     word = words[0] if words else ""
     plain = not _NOT_SOURCE.search(word) and not _PRINTED.search(word)

@@ -129,6 +129,25 @@ def largest_block(page: Page) -> tuple[Any, int]:
 _LIST_HEADINGS = frozenset({"相关新闻", "相关阅读", "相关推荐", "延伸阅读", "推荐阅读", "热门推荐"})
 
 
+_LOOSE_TAGS = ("div", "section", "article", "main", "td")
+_INLINE = frozenset({"span", "strong", "b", "em", "i", "font", "u"})
+
+
+def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
+    """The element holding the most text of its own, not in ``<p>`` (text runs split by
+    ``<br>``, inline tags): a short item written without paragraphs."""
+    best, size = None, 0
+    for el in page.root.iter(*_LOOSE_TAGS):
+        own = len(clean(el.text))
+        for child in el:
+            if isinstance(child.tag, str) and child.tag in _INLINE:
+                own += len(clean(child.text_content()))
+            own += len(clean(child.tail))
+        if own > size and not _in_chrome(el):
+            best, size = el, own
+    return best, size, []
+
+
 def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
     """The densest block of paragraph text, its size, and the elements inside it that are not
     body (to leave out when reading it).
@@ -148,9 +167,13 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
-        return None, 0, []
+        return _loose_text_block(page)
     best = max(scores, key=scores.__getitem__)
     size = scores[best]
+    if size < _MIN_BLOCK:
+        loose = _loose_text_block(page)
+        if loose[1] > size:
+            return loose
     skip: list[Any] = []
     outer = best.getparent()
     if outer is not None and outer.tag not in ("body", "html"):
