@@ -11,7 +11,15 @@ import logging
 from datetime import datetime
 
 from chinanews.extract.body import Body, read_body
-from chinanews.extract.fields import Scan, TimeChoice, byline, choose_time, scan, title_element
+from chinanews.extract.fields import (
+    Scan,
+    TimeChoice,
+    byline,
+    choose_time,
+    region,
+    scan,
+    title_element,
+)
 from chinanews.extract.html import UrlJoiner, base_url, decode, looks_binary, parse, sanitise
 from chinanews.extract.links import (
     LABELS,
@@ -112,9 +120,9 @@ def _extract(
         timed = timing is not None and timing.rule not in (None, "url-date")
         located = generic.locate(page, meta, ld, timed=timed)
     if located is not None and located.body is None and located.template != "generic":
-        block, size, skip = generic.densest_block(page)
+        block, size, left_out = generic.densest_block(page)
         if size >= 120:  # a known template whose body container moved
-            located.body, located.body_skip = block, skip
+            located.body, located.body_skip = block, left_out
             located.rules["body"] = "generic:densest-block"
     body_el = located.body if located is not None else None
     labels = LABELS(root)
@@ -154,7 +162,8 @@ def _extract(
         return ArticleExtraction(None, NO_BODY, links, script_filled)
 
     if scanned is None or located.template != "generic":
-        scanned = scan(page, title_element(page, title))
+        title_el = title_element(page, title)
+        scanned = scan(page, title_el, region(title_el, body_el))
     if timing is None or located.template != "generic":
         given = located.published_at if "published_at" in located.rules else None
         timing = choose_time(page, scanned, meta, ld, fetched_at=fetched_at, given=given)
