@@ -3,6 +3,12 @@
 ``extract_article(url, html)`` tries the known templates in turn (tech, A, B, C, D), then the
 generic rules, and returns the article with the page's links sorted by role. It never raises:
 a page that cannot become an article comes back with ``article=None`` and a stable reason.
+
+Each field falls back on its own: what the template does not give (the time, the source, the
+editor, the author) comes from the generic field rules (``chinanews.extract.fields``), and the
+article's ``provenance`` names the rule behind each field (``"C:h1.article_title"``,
+``"generic:time-near-title"``, ``"generic:url-date"``). Anomalies met on the way
+(``time_conflict``, ``time_rejected``, ``time_from_url``) are in ``ArticleExtraction.notes``.
 """
 
 from __future__ import annotations

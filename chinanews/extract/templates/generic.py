@@ -1,10 +1,11 @@
 """Generic fallback for templates nobody has seen yet.
 
 Title from ``og:title`` (``property=`` or ``name=``), JSON-LD ``headline`` or ``<title>`` without
-the ``_…频道_中华网`` / ``_中华网`` suffix; date, author, publisher and keywords from JSON-LD and
-meta tags; the body is the element holding the largest block of paragraph text. A page with no
-article signal (no JSON-LD article, no ``og:type=article``, no publication time, no substantial
-paragraph block) is not an article.
+the ``_…频道_中华网`` / ``_中华网`` suffix; author, publisher and keywords from JSON-LD and meta
+tags; the body is the densest block of paragraph text (``densest_block``). The publication time
+and whatever else is missing come from ``chinanews.extract.fields``. A page with no article
+signal (no JSON-LD article, no ``og:type=article``, no publication time meta, no substantial
+paragraph block, no printed time under an ``<h1>``) is not an article.
 """
 
 from __future__ import annotations
