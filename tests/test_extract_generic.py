@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from chinanews.dates import BEIJING
 from chinanews.extract import NOT_ARTICLE, extract_article
 
 URL = "https://finance.china.com/domestic/11173294/20251123/49000014.html"
@@ -37,3 +40,66 @@ def test_the_same_page_with_a_body_outside_the_chrome_is_an_article() -> None:
     assert result.article.body is not None
     assert result.article.body.splitlines()[0].startswith("第0段")
     assert "版权所有" not in result.article.body
+
+
+PARAS = "".join(
+    f"<p>第{i}段：多地出台政策支持新能源汽车消费，以旧换新补贴申请量持续增长，市场信心回升。</p>"
+    for i in range(4)
+)
+FETCHED = datetime(2025, 11, 25, 9, 0, tzinfo=BEIJING)
+C_URL = "https://news.china.com/domestic/945/20251124/49000201.html"
+
+
+def _template_c(info: str, head: str = "") -> str:
+    return (
+        f"<html><head><title>新能源汽车消费回暖_新闻频道_中华网</title>{head}</head><body>"
+        "<div class='article_wrap_left'><h1 class='article_title'>新能源汽车消费回暖</h1>"
+        f"<div class='article_info'>{info}</div>"
+        f"<div class='article_content' id='js_article_content'>{PARAS}</div></div></body></html>"
+    )
+
+
+def test_a_template_without_its_time_hands_the_time_to_the_generic_rules() -> None:
+    html = _template_c(
+        "<span class='source'>来源：<a>环球网</a></span>",
+        "<meta name='pubdate' content='2025-11-24 22:19:13'>",
+    )
+    result = extract_article(C_URL, html, fetched_at=FETCHED)
+    assert result.article is not None
+    assert result.article.template == "C"
+    assert result.article.published_at == "2025-11-24T22:19:13+08:00"
+    assert result.article.provenance["title"] == "C:h1.article_title"
+    assert result.article.provenance["published_at"] == "generic:meta-pubdate"
+    assert result.article.provenance["source"] == "C:.article_info .source"
+
+
+def test_a_template_time_in_the_future_is_refused() -> None:
+    html = _template_c(
+        "<span class='time'>2027-01-01 10:00:00</span>",
+        "<meta property='article:published_time' content='2025-11-24T22:19:13+08:00'>",
+    )
+    result = extract_article(C_URL, html, fetched_at=FETCHED)
+    assert result.article is not None
+    assert result.article.published_at == "2025-11-24T22:19:13+08:00"
+    assert result.article.provenance["published_at"] == "generic:meta-article:published_time"
+    assert "time_rejected" in result.notes
+
+
+def test_a_template_time_far_from_the_url_date_is_kept_and_noted() -> None:
+    html = _template_c("<span class='time'>2025-11-10 10:00:00</span>")
+    result = extract_article(C_URL, html, fetched_at=FETCHED)
+    assert result.article is not None
+    assert result.article.published_at == "2025-11-10T10:00:00+08:00"
+    assert result.article.provenance["published_at"] == "C:.article_info .time"
+    assert result.notes == ("time_conflict",)
+
+
+def test_relative_times_need_the_fetch_time() -> None:
+    html = _template_c("<span>10分钟前</span>")
+    pinned = extract_article(C_URL, html, fetched_at=FETCHED)
+    assert pinned.article is not None
+    assert pinned.article.published_at == "2025-11-25T08:50:00+08:00"
+    unpinned = extract_article(C_URL, html)
+    assert unpinned.article is not None
+    assert unpinned.article.provenance["published_at"] == "generic:url-date"
+    assert unpinned.notes == ("time_from_url",)

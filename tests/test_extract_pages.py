@@ -1,13 +1,15 @@
 """Hand-written pages (tests/pages/*.html) against the values written beside them (*.json).
 
 Each ``.json`` names the page's URL, its kind (article, list or feed), the HTTP charset if any,
-and the expected values; every expected field is its own test.
+the fetch time if the page needs one (``fetched_at``, for relative times), and the expected
+values; every expected field is its own test, and so are the extraction's ``notes``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,13 @@ def _result(name: str) -> Any:
     body = _body(name, spec)
     kind = spec.get("kind", "article")
     if kind == "article":
-        return extract_article(spec["url"], body, encoding=spec.get("encoding"))
+        fetched = spec.get("fetched_at")
+        return extract_article(
+            spec["url"],
+            body,
+            encoding=spec.get("encoding"),
+            fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+        )
     if kind == "list":
         return extract_list(spec["url"], body, encoding=spec.get("encoding"))
     return parse_feed(spec["url"], body)
@@ -66,6 +74,13 @@ def test_article_field(name: str, field: str) -> None:
     article = _result(name).article
     assert article is not None
     assert getattr(article, field) == _spec(name)["article"][field]
+
+
+@pytest.mark.parametrize(
+    "name", [p.stem for p in SPECS if "notes" in json.loads(p.read_text("utf-8"))]
+)
+def test_notes(name: str) -> None:
+    assert list(_result(name).notes) == _spec(name)["notes"]
 
 
 @pytest.mark.parametrize(("name", "key"), _cases("links"))

@@ -8,6 +8,7 @@ pager, share box, ads, related lists, scripts) that ``sanitise`` removes from ``
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,8 +137,9 @@ class Body:
 
 
 class _Walker:
-    def __init__(self, join: UrlJoiner) -> None:
+    def __init__(self, join: UrlJoiner, skip: Collection[HtmlElement] = ()) -> None:
         self.join = join
+        self.skip = skip
         self.body = Body()
         self.buf: list[str] = []
         self.boilerplate = 0  # lines dropped as boilerplate so far
@@ -176,7 +178,7 @@ class _Walker:
                 ident = child.get("id") or child.get("name")
                 if ident and _SECTION_ID.match(ident):
                     self.body.sections += 1
-                if tag in SKIP_TAGS or is_excluded(child):
+                if tag in SKIP_TAGS or is_excluded(child) or (self.skip and child in self.skip):
                     self.drop(child)
                 elif tag == "br":
                     self.flush()
@@ -204,9 +206,10 @@ class _Walker:
             self.body.editor = editor_of(text_of(el))
 
 
-def read_body(container: HtmlElement, join: UrlJoiner) -> Body:
-    """Lines, images, editor and non-body elements of a body container."""
-    walker = _Walker(join)
+def read_body(container: HtmlElement, join: UrlJoiner, skip: Collection[HtmlElement] = ()) -> Body:
+    """Lines, images, editor and non-body elements of a body container (``skip``: elements
+    inside it already known not to be body)."""
+    walker = _Walker(join, skip)
     walker.walk(container)
     walker.flush()
     return walker.body

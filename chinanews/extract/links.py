@@ -5,6 +5,7 @@ sources and feed URLs named in inline scripts."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
@@ -71,17 +72,52 @@ def related_box_by_heading(
     return None
 
 
+_SEPARATORS = re.compile(r"^[\s,，、;；|｜/:：]*$")
+_KEYWORD_LABEL = re.compile(r"^\s*关键词\s*[:：]?")
+_NOT_KEYWORDS = re.compile(r"time|date|source|author|share|editor|comment|info", re.I)
+
+
+def _slot_items(lead: str | None, nodes: Iterable[HtmlElement]) -> list[str]:
+    """Link texts that follow a 关键词 label as items of its own: the links next to it, up to
+    the first thing that is not one (a time, a source, share buttons, printed text)."""
+    if lead and not _SEPARATORS.match(lead):
+        return []
+    words: list[str] = []
+    for node in nodes:
+        if not isinstance(node.tag, str):
+            continue
+        marks = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if _NOT_KEYWORDS.search(marks):
+            break
+        if node.tag == "a":
+            words.append(text_of(node))
+        else:
+            anchors = list(node.iter("a"))
+            rest = text_of(node)
+            for a in anchors:
+                rest = rest.replace(text_of(a), "", 1)
+            if not _SEPARATORS.match(rest):
+                break
+            words.extend(text_of(a) for a in anchors)
+        if node.tail and not _SEPARATORS.match(node.tail):
+            break
+    return dedupe(words)
+
+
 def keyword_slot(labels: list[HtmlElement], body: HtmlElement | None) -> list[str]:
-    """Link texts of the visible 关键词 slot (empty when the slot is empty or absent)."""
+    """Link texts of the visible 关键词 slot, only when the slot holds items of its own.
+
+    On the current template the label can be an empty ``关键词:`` in the same info line as
+    the time, the source link and the share buttons; those are never keywords, so an empty
+    slot gives ``[]`` and the caller falls back to ``<meta name="keywords">``."""
     for el in labels:
         own = clean(el.text)
         if not own.startswith("关键词") or _inside(el, body):
             continue
-        anchors = list(el.iter("a"))
-        if not anchors and el.tag in _INLINE_LABELS:
-            # "<span>关键词:</span><a>…</a>": the slot is the label's parent
-            anchors = [a for sib in el.itersiblings() for a in sib.iter("a")]
-        words = dedupe([text_of(a) for a in anchors])
+        words = _slot_items(_KEYWORD_LABEL.sub("", own), el)
+        if not words and not any(True for _ in el.iter("a")) and el.tag in _INLINE_LABELS:
+            # "<span>关键词:</span><a>…</a>": the slot is what follows the label
+            words = _slot_items(el.tail, el.itersiblings())
         if words:
             return words
     return []

@@ -34,6 +34,10 @@ class ArticleExtraction:
     """Needed blocks the static HTML leaves empty for a script: reason (``related_empty``,
     ``body_scripted``) -> CSS selector that matches once the block is filled ("" when none
     names it). Empty when the page needs no browser (``chinanews.extract.scripted``)."""
+    notes: tuple[str, ...] = ()
+    """Anomalies the extraction met, for the spider to count: ``time_conflict`` (the
+    candidate publication times disagree by more than a day), ``time_rejected`` (a time in
+    the future or before 1997 was refused), ``time_from_url`` (only the URL's date was left)."""
 
 
 @dataclass

@@ -22,8 +22,10 @@ def locate(page: Page) -> Located | None:
     if title_el is None and body is None:
         return None
     located = Located("D", title=heading_text(title_el), body=body)
-    read_info(located, page.first_class("arti-info"))
+    located.found("title", "#arti-title", located.title)
+    located.found("body", ".arti-detail", body is not None)
+    read_info(located, page.first_class("arti-info"), ".arti-info")
     if located.published_at_raw is None and main is not None:
-        read_info(located, first_in(main, "time"))
+        read_info(located, first_in(main, "time"), "#js-main")
     located.editor_elements = page.by_class("editor")
     return located

@@ -102,6 +102,16 @@ class Located:
     keywords: list[str] = field(default_factory=list)
     body_lines: list[str] | None = None
     """Body text when no container holds it (JSON-LD ``articleBody``)."""
+    body_skip: list[HtmlElement] = field(default_factory=list)
+    """Elements inside the body container that are not body (generic pages)."""
+    rules: dict[str, str] = field(default_factory=dict)
+    """Field -> the template's own rule that gave it (``"title": "h1.article_title"``);
+    ``chinanews.extract.article`` prefixes the template name to make the provenance."""
+
+    def found(self, name: str, rule: str, value: object) -> None:
+        """Record ``rule`` for field ``name`` when ``value`` is set and no rule is recorded."""
+        if value and name not in self.rules:
+            self.rules[name] = rule
 
 
 def has_class(el: HtmlElement, cls: str) -> bool:
@@ -166,10 +176,21 @@ def http_href(a: HtmlElement | None) -> str | None:
     return href if href.startswith(("http://", "https://")) else None
 
 
-def read_info(located: Located, box: HtmlElement | None) -> None:
-    """Fill time, source and author from an info line holding ``.time``, ``.source``, ``.author``."""
+def read_info(located: Located, box: HtmlElement | None, where: str = ".info") -> None:
+    """Fill time, source and author from an info line holding ``.time``, ``.source``, ``.author``.
+
+    ``where`` names the info line in the provenance (``".article_info .time"``)."""
     if box is None:
         return
+    try:
+        _read_info(located, box)
+    finally:
+        located.found("published_at", f"{where} .time", located.published_at)
+        located.found("source", f"{where} .source", located.source)
+        located.found("author", f"{where} .author", located.author)
+
+
+def _read_info(located: Located, box: HtmlElement) -> None:
     if located.published_at_raw is None:
         time_el = first_in(box, "time")
         iso, raw = date_pair(text_of(time_el) if time_el is not None else text_of(box))

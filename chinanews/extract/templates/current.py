@@ -8,7 +8,14 @@ a 相关新闻 heading followed by a list (found by its text, see ``chinanews.ex
 
 from __future__ import annotations
 
-from chinanews.extract.templates.base import Located, Page, heading_text, pick, read_info
+from chinanews.extract.templates.base import (
+    Located,
+    Page,
+    has_class,
+    heading_text,
+    pick,
+    read_info,
+)
 
 
 def locate(page: Page) -> Located | None:
@@ -21,6 +28,20 @@ def locate(page: Page) -> Located | None:
     if title_el is None and body is None:
         return None
     located = Located("C", title=heading_text(title_el), body=body)
-    read_info(located, page.first_class("article_info"))
+    located.found(
+        "title",
+        f"{title_el.tag}.article_title"
+        if title_el is not None and has_class(title_el, "article_title")
+        else "h1#js-article-title",
+        located.title,
+    )
+    located.found(
+        "body",
+        "#js_article_content"
+        if body is not None and body.get("id") == "js_article_content"
+        else ".article_content",
+        body is not None,
+    )
+    read_info(located, page.first_class("article_info"), ".article_info")
     located.editor_elements = page.by_class("editor") + page.by_class("editor_author")
     return located

@@ -1,10 +1,11 @@
 """Generic fallback for templates nobody has seen yet.
 
 Title from ``og:title`` (``property=`` or ``name=``), JSON-LD ``headline`` or ``<title>`` without
-the ``_…频道_中华网`` / ``_中华网`` suffix; date, author, publisher and keywords from JSON-LD and
-meta tags; the body is the element holding the largest block of paragraph text. A page with no
-article signal (no JSON-LD article, no ``og:type=article``, no publication time, no substantial
-paragraph block) is not an article.
+the ``_…频道_中华网`` / ``_中华网`` suffix; author, publisher and keywords from JSON-LD and meta
+tags; the body is the densest block of paragraph text (``densest_block``). The publication time
+and whatever else is missing come from ``chinanews.extract.fields``. A page with no article
+signal (no JSON-LD article, no ``og:type=article``, no publication time meta, no substantial
+paragraph block, no printed time under an ``<h1>``) is not an article.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any
 from lxml import etree
 
 from chinanews.dates import BEIJING, to_iso
-from chinanews.extract.templates.base import Located, Page, http_href, pick, text_of
+from chinanews.extract.templates.base import Located, Page, http_href, text_of
 from chinanews.extract.text import (
     clean,
     clean_or_none,
-    date_pair,
     split_keywords,
     strip_author_prefix,
     strip_source_prefix,
@@ -51,6 +51,7 @@ _DATE_META = (
     "date",
 )
 _MIN_BLOCK = 120  # characters of paragraph text a page needs to count as an article
+_MIN_SHORT = 40  # ... or a page with a heading and a printed publication time
 # Page chrome whose paragraphs are never an article body (footers, navigation, rails).
 _CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
 
@@ -120,8 +121,44 @@ def iso_from_any(raw: str | None) -> str | None:
     return to_iso(text)
 
 
-def largest_block(page: Page):
+def largest_block(page: Page) -> tuple[Any, int]:
     """The element whose ``<p>`` children hold the most text, and that amount."""
+    block, size, _ = densest_block(page)
+    return block, size
+
+
+_LIST_HEADINGS = frozenset({"相关新闻", "相关阅读", "相关推荐", "延伸阅读", "推荐阅读", "热门推荐"})
+
+
+_LOOSE_TAGS = ("div", "section", "article", "main", "td")
+_INLINE = frozenset({"span", "strong", "b", "em", "i", "font", "u"})
+
+
+def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
+    """The element holding the most text of its own, not in ``<p>`` (text runs split by
+    ``<br>``, inline tags): a short item written without paragraphs."""
+    best, size = None, 0
+    for el in page.root.iter(*_LOOSE_TAGS):
+        own = len(clean(el.text))
+        for child in el:
+            if isinstance(child.tag, str) and child.tag in _INLINE:
+                own += len(clean(child.text_content()))
+            own += len(clean(child.tail))
+        if own > size and not _in_chrome(el):
+            best, size = el, own
+    return best, size, []
+
+
+def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
+    """The densest block of paragraph text, its size, and the elements inside it that are not
+    body (to leave out when reading it).
+
+    The block is the element whose ``<p>`` children hold the most text outside the page
+    chrome. When its paragraphs are only one group of several under one parent (a redesign
+    that wraps the body in sections, an inline ad or image between two of them), the parent
+    is taken so that the body stays whole, and the parent's children that hold no paragraph
+    and no image (the heading, the info line, an ad) are left out. Lists of links and
+    related-news headings inside the block are left out too."""
     scores: dict[Any, int] = {}
     for p in _PARAGRAPHS(page.root):
         parent = p.getparent()
@@ -131,43 +168,84 @@ def largest_block(page: Page):
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
-        return None, 0
+        return _loose_text_block(page)
     best = max(scores, key=scores.__getitem__)
-    return best, scores[best]
+    size = scores[best]
+    if size < _MIN_BLOCK:
+        loose = _loose_text_block(page)
+        if loose[1] > size:
+            return loose
+    skip: list[Any] = []
+    outer = best.getparent()
+    if outer is not None and outer.tag not in ("body", "html"):
+        groups = [c for c in outer if c in scores]
+        total = sum(scores[c] for c in groups) + scores.get(outer, 0)
+        if len(groups) >= 2 and total >= size * 1.2:
+            best, size = outer, total
+            for child in outer:
+                if not isinstance(child.tag, str) or child in scores or child.tag == "p":
+                    continue
+                if next(child.iter("img"), None) is None and not any(
+                    len(p.text_content().strip()) > 0 for p in child.iter("p")
+                ):
+                    skip.append(child)
+    for el in best.iter("ul", "ol", "h2", "h3", "h4", "div"):
+        if el.tag in ("ul", "ol"):
+            text = len(el.text_content().strip())
+            linked = sum(len(a.text_content().strip()) for a in el.iter("a"))
+            if text and linked * 2 >= text:
+                skip.append(el)
+        elif len(el) <= 1 and clean(el.text_content()) in _LIST_HEADINGS:
+            skip.append(el)
+    return best, size, skip
 
 
-def locate(page: Page, meta: dict[str, str]) -> Located | None:
-    ld_objects = read_json_ld(page)
-    ld = _ld_article(ld_objects) or {}
-    title = clean_or_none(meta.get("og:title")) or _name(ld.get("headline"))
+def ld_article(page: Page) -> dict[str, Any]:
+    """The page's JSON-LD article object, or an empty dict."""
+    return _ld_article(read_json_ld(page)) or {}
+
+
+def locate(
+    page: Page, meta: dict[str, str], ld: dict[str, Any] | None = None, *, timed: bool = False
+) -> Located | None:
+    """The generic reading of a page, or None when nothing says it is an article.
+
+    ``timed`` says the page prints a publication time near an ``<h1>`` (see
+    ``chinanews.extract.fields``): with it, a short news item of two or three sentences is an
+    article too. The time itself is left to ``chinanews.extract.fields``."""
+    if ld is None:
+        ld = ld_article(page)
+    title, title_rule = clean_or_none(meta.get("og:title")), "og:title"
+    if not title:
+        title, title_rule = _name(ld.get("headline")), "json-ld-headline"
     if not title:
         titles = _TITLE(page.root)
-        title = strip_title_suffix(text_of(titles[0])) if titles else None
+        title, title_rule = (
+            (strip_title_suffix(text_of(titles[0])) if titles else None),
+            "title-tag",
+        )
     if not title and page.h1:
-        title = clean_or_none(text_of(page.h1[0]))
-    body, size = largest_block(page)
+        title, title_rule = clean_or_none(text_of(page.h1[0])), "h1"
+    body, size, skip = densest_block(page)
     ld_body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else None
     date_raw = ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None
     if not date_raw:
         date_raw = next((meta[k] for k in _DATE_META if meta.get(k)), None)
     signals = bool(ld) or "article" in meta.get("og:type", "").lower() or bool(date_raw)
+    signals = signals or (timed and size >= _MIN_SHORT)
     if not signals and (size < _MIN_BLOCK or not title):
         return None
     located = Located("generic", title=title, body=body if size else None)
+    located.body_skip = skip
+    located.found("title", title_rule, title)
+    located.found("body", "densest-block", located.body is not None)
     if located.body is None and ld_body:
         located.body_lines = [line for line in (clean(x) for x in ld_body.splitlines()) if line]
-    if date_raw:
-        located.published_at_raw = clean_or_none(date_raw)
-        located.published_at = iso_from_any(date_raw)
-    else:
-        times = _TIME_TAG(page.root)
-        if times:
-            located.published_at_raw = clean_or_none(times[0].get("datetime"))
-            located.published_at = iso_from_any(located.published_at_raw)
-        else:
-            time_el = pick(page.first_class("time"), page.first_class("date"))
-            located.published_at, located.published_at_raw = date_pair(text_of(time_el))
-    located.author = _name(ld.get("author")) or strip_author_prefix(meta.get("author"))
+        located.found("body", "json-ld-articleBody", located.body_lines)
+    located.author = _name(ld.get("author"))
+    located.found("author", "json-ld-author", located.author)
+    located.author = located.author or strip_author_prefix(meta.get("author"))
+    located.found("author", "meta-author", located.author)
     for label in _SOURCE_LABEL(page.root):
         a = next(label.iter("a"), None)
         text = text_of(label)
@@ -175,14 +253,17 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
             located.source = strip_source_prefix(text_of(a) if a is not None else text)
             located.source_url = http_href(a) if a is not None else None
             if located.source:
+                located.found("source", "source-label", located.source)
                 break
     if not located.source:
         publisher = _name(ld.get("publisher"))
         if publisher and ("中华网" in publisher or "china.com" in publisher.lower()):
             publisher = None  # the site itself, not the outlet a story comes from
+        located.found("source", "json-ld-publisher", publisher)
         located.source = publisher or clean_or_none(
             meta.get("source") or meta.get("article:source")
         )
+        located.found("source", "meta-source", located.source)
     keywords = ld.get("keywords")
     if isinstance(keywords, list):
         located.keywords = [k for k in (clean(str(x)) for x in keywords) if k]
@@ -191,10 +272,11 @@ def locate(page: Page, meta: dict[str, str]) -> Located | None:
     return located
 
 
-def title_fallback(page: Page, meta: dict[str, str]) -> str | None:
-    """A title for a page whose template heading is missing: og:title, then ``<title>``."""
+def title_fallback(page: Page, meta: dict[str, str]) -> tuple[str | None, str]:
+    """A title for a page whose template heading is missing, and the rule that gave it:
+    og:title, then ``<title>``."""
     title = clean_or_none(meta.get("og:title"))
     if title:
-        return title
+        return title, "og:title"
     titles = _TITLE(page.root)
-    return strip_title_suffix(text_of(titles[0])) if titles else None
+    return (strip_title_suffix(text_of(titles[0])) if titles else None), "title-tag"

@@ -54,9 +54,18 @@ def read_legacy_info(located: Located, page: Page) -> None:
     info = page.by_id("chan_newsInfo")
     side = page.first_class("chan_newsInfo_source", tag="div")
     if side is not None:
-        read_info(located, side)
+        read_info(located, side, ".chan_newsInfo_source")
     if info is None:
         return
+    try:
+        _read_chan_info(located, info)
+    finally:
+        located.found("published_at", "#chan_newsInfo", located.published_at)
+        located.found("source", "#chan_newsInfo", located.source)
+        located.found("author", "#chan_newsInfo .chan_newsInfo_author", located.author)
+
+
+def _read_chan_info(located: Located, info) -> None:
     info_text = text_of(info)
     if located.published_at_raw is None:
         time_el = first_in(info, "time")
@@ -93,6 +102,8 @@ def locate(page: Page, template: str = "A") -> Located | None:
         block = page.by_id("chan_newsBlk", "chan_mainBlk")
         title_el = next(block.iter("h1"), None) if block is not None else None
     located = Located(template, title=heading_text(title_el), body=page.by_id("chan_newsDetail"))
+    located.found("title", "h1#chan_newsTitle", located.title)
+    located.found("body", "#chan_newsDetail", located.body is not None)
     read_legacy_info(located, page)
     located.editor_elements = page.by_class("editor")
     located.related_box = page.by_id("chan_xgxw")

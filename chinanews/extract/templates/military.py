@@ -15,7 +15,9 @@ def locate(page: Page) -> Located | None:
         return None
     body = pick(page.by_id("chan_newsDetail"), page.first_class("article-main-content"))
     located = Located("B", title=heading_text(title_el), body=body)
-    read_info(located, page.first_class("time-source"))
+    located.found("title", "h1.article-main-title", located.title)
+    located.found("body", "#chan_newsDetail", body is not None)
+    read_info(located, page.first_class("time-source"), ".time-source")
     located.editor_elements = page.by_class("editor")
     located.related_box = page.by_id("chan_xgxw")
     return located

@@ -27,7 +27,9 @@ def locate(page: Page) -> Located | None:
             title_el = page.h1[0]
         body = page.by_id("chan_newsDetail", "js_article_content")
         located = Located("tech", title=heading_text(title_el), body=body)
-        read_info(located, head)
+        located.found("title", "#chan_newsTitle", located.title)
+        located.found("body", "#chan_newsDetail", body is not None)
+        read_info(located, head, "#js-article-title")
         located.editor_elements = page.by_class("editor")
         located.related_box = page.by_id("chan_xgxw")
         return located
