@@ -31,7 +31,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 #: Name -> arguments, in the order of the data flow (the order of docs/benchmarks.md).
 BENCHMARKS: dict[str, list[str]] = {
-    "extraction": ["benchmarks/extraction.py", "--size", "400"],
+    "extraction": ["benchmarks/extraction.py", "--size", "400", "--unseen-size", "220"],
     "dedup": ["benchmarks/dedup.py"],
     "pipelines": ["benchmarks/pipelines.py"],
     "storage": ["benchmarks/storage.py"],
