@@ -37,7 +37,16 @@ def site(sentinel: Any) -> Any:
 def crawl(site: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Crawl, dict[str, Any]]:
     _, server = site
     tmp = tmp_path_factory.mktemp("redesign")
-    result = run_crawl(tmp, "-a", f"start_urls={server.start_url}", "-a", "render=never")
+    # 39 stories: below the default sample floor (50), under which the report would state
+    # the fallbacks without calling it a template change
+    result = run_crawl(
+        tmp,
+        "-a",
+        f"start_urls={server.start_url}",
+        "-a",
+        "render=never",
+        settings={"CHINANEWS_MIN_SAMPLE": "20"},
+    )
     report_path = Path(tmp) / "report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
     return result, report

@@ -103,3 +103,25 @@ def test_relative_times_need_the_fetch_time() -> None:
     assert unpinned.article is not None
     assert unpinned.article.provenance["published_at"] == "generic:url-date"
     assert unpinned.notes == ("time_from_url",)
+
+
+def test_a_masthead_date_does_not_pass_for_the_publication_time() -> None:
+    """A page header that prints today's date (with its weekday) before a headline styled as
+    a plain ``<div>``: the time printed under the headline is the publication time."""
+    paragraphs = "".join(
+        f"<p>第{i}段：分析人士指出，贸易摩擦的推进需要时间，短期内仍面临不少挑战，各方应保持耐心。</p>"
+        for i in range(5)
+    )
+    html = (
+        "<html><head><title>贸易摩擦迎来拐点_中华网</title>"
+        '<meta property="og:title" content="贸易摩擦迎来拐点"></head><body>'
+        '<header class="top"><span class="today">2025年11月24日 星期一</span></header>'
+        '<div class="headline" style="font-size:28px">贸易摩擦迎来拐点</div>'
+        '<div class="byline"><span>时间：2025年11月23日18:10</span><span>来源：参考消息</span></div>'
+        f'<div class="prose">{paragraphs}</div></body></html>'
+    )
+    result = extract_article(URL, html)
+    assert result.article is not None
+    assert result.article.published_at == "2025-11-23T18:10:00+08:00"
+    assert result.article.provenance["published_at"] == "generic:time-near-title"
+    assert result.article.source == "参考消息"

@@ -80,6 +80,8 @@ _PRINTED = re.compile(
     r"(?P<date>(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"(?:\s*T?\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?)"
 )
+#: A weekday right after a date: how page headers print today's date.
+_WEEKDAY = re.compile(r"\s*(?:星期|周|礼拜)[一二三四五六日天]")
 _RELATIVE = re.compile(r"刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2}")
 _SOURCE = re.compile(r"(?:文章)?来源\s*[:：]\s*([^\s|｜/:：]{1,30})")
 _AUTHOR = re.compile(
@@ -143,17 +145,27 @@ class _Candidate:
     line: Line | None = None
 
 
+#: Elements of the body whose own text is ``$t`` (one XPath pass in C).
+_OWN_TEXT = etree.XPath("//body//*[normalize-space(text()) = $t]")
+
+
 def title_element(page: Page, title: str | None) -> HtmlElement | None:
     """The heading that shows ``title``: the ``<h1>`` with that text, else the first ``<h1>``,
-    else an ``<h2>`` with that text."""
+    else an ``<h2>`` with that text, else the first element of the body whose own text it is
+    (a headline styled without a heading tag)."""
     want = clean(title)
     for h1 in page.h1:
         if want and clean(text_of(h1)) == want:
             return h1
     if page.h1:
         return page.h1[0]
-    if want:  # a redesign may print the headline in an <h2>
-        return next((h for h in page.root.iter("h2") if clean(text_of(h)) == want), None)
+    if want:  # a redesign may print the headline in an <h2>, or a styled <div>
+        for h in page.root.iter("h2"):
+            if clean(text_of(h)) == want:
+                return h
+        for el in _OWN_TEXT(page.root, t=want):
+            if el.tag not in ("title", "a", "option") and clean(text_of(el)) == want:
+                return el
     return None
 
 
@@ -325,6 +337,8 @@ def _candidates(
             if not short and not m["label"]:
                 continue  # a date inside prose is what the story is about, not when
             raw = m["date"]
+            if not _has_clock(raw) and _WEEKDAY.match(line.text, m.end()):
+                continue  # "2025年11月24日 星期一": a masthead's today, not a publication time
             at = parse_datetime(raw)
             if at is not None:
                 clock = _has_clock(raw)
