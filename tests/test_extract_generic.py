@@ -125,3 +125,22 @@ def test_a_masthead_date_does_not_pass_for_the_publication_time() -> None:
     assert result.article.published_at == "2025-11-23T18:10:00+08:00"
     assert result.article.provenance["published_at"] == "generic:time-near-title"
     assert result.article.source == "参考消息"
+
+
+def test_an_inline_ad_in_the_body_is_not_body_text() -> None:
+    """An ad between two paragraphs, labelled 广告 (a block of its own, with no class the
+    templates know): the paragraphs on both sides stay, the label does not."""
+    para = "分析人士指出，贸易摩擦的推进需要时间，短期内仍面临不少挑战，各方应保持耐心。"
+    html = (
+        "<html><head><title>贸易摩擦迎来拐点_中华网</title></head><body>"
+        "<h1>贸易摩擦迎来拐点</h1><div class='info'>2025-11-23 18:10:00 来源：参考消息</div>"
+        f"<div class='text'><p>{para}第一段。</p><p>{para}第二段。</p>"
+        "<div class='box-x'><span>广告</span><a href='http://ads.example/c' rel='nofollow'>"
+        "<img src='/ad.gif'></a></div>"
+        f"<p>{para}第三段。</p><p>{para}第四段。</p></div></body></html>"
+    )
+    result = extract_article(URL, html)
+    assert result.article is not None
+    assert result.article.body is not None
+    assert "广告" not in result.article.body
+    assert result.article.body.splitlines()[-1].endswith("第四段。")

@@ -94,7 +94,7 @@ _EXCLUDE_TOKEN = re.compile(
     r"^(?:artiLogo|editor|editor_author|pageStyle\d*|pages?|pager|pagination|page-?box|"
     r"chan_multipageNum\w*|share\w*|bdshare\w*|social-share|ad|ads|adv|advert\w*|ad[_-]\w+|"
     r"gg|gg[_-]\w+|related\w*|xgxw|chan_xgxw|recommend\w*|arttj\w*|js-arttj\w*|"
-    r"statement|disclaimer|copyright|comment\w*|hidden)$",
+    r"statement|disclaimer|copyright|comment\w*|hidden|[\w-]*(?:promo|sponsor)[\w-]*)$",
     re.I,
 )
 _EDITOR_TOKEN = re.compile(r"^(?:editor|editor_author)$", re.I)

@@ -22,7 +22,12 @@ _EDITOR_PAREN = re.compile(r"[(（]\s*责任编辑\s*[:：][^)）]*[)）]?")
 _SOURCE_PREFIX = re.compile(r"^\s*(?:文章)?来源\s*[:：]\s*")
 _AUTHOR_PREFIX = re.compile(r"^\s*(?:作者|记者)\s*[:：]\s*")
 _TITLE_SUFFIX = re.compile(r"\s*(?:_[^_]*频道_中华网|_中华网|[-|｜]\s*中华网)\s*$")
-_DROP_LINE = re.compile(r"^(?:免责声明|投诉热线|责任编辑|分享到|关闭$|打印$|返回顶部$)")
+_DROP_LINE = re.compile(
+    r"^(?:免责声明|投诉热线|责任编辑|分享到|关闭$|打印$|返回顶部$"
+    # the label of an inline ad, a line of its own: never what the article says
+    r"|(?:广告|推广|赞助|广告位|AD|Advertisement)$)",
+    re.I,
+)
 _PAGER_LINE = re.compile(r"^(?:(?:上一页|下一页|全文|首页|尾页|末页|共\s*\d+\s*页|\d+)\s*)+$")
 _PAGER_WORD = re.compile(r"上一页|下一页|全文|首页|尾页|末页")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
