@@ -143,8 +143,9 @@ class BufferedIndex:
     def original_with_hash(self, content_hash: str, other_than: str) -> str | None:
         """The URL of an original (not itself a duplicate) article with this content hash."""
         key = self._unsaved_hashes.get(content_hash)
-        if key is not None and key != other_than:
-            return self._unsaved[key].url
+        row = self._unsaved.get(key) if key is not None else None
+        if row is not None and key != other_than and row.content_hash == content_hash:
+            return row.url
         return self._load_original(content_hash, other_than)
 
     # -- writes -----------------------------------------------------------------------

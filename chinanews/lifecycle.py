@@ -45,7 +45,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
@@ -207,6 +206,8 @@ class CrawlRun:
         self._loop: task.LoopingCall | None = None
         self._closed = False
         self._run_id: str | None = None
+        #: Why the spider closed; the run ends when the feeds are stored (``feeds_closed``).
+        self._reason = "finished"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRun:
@@ -518,10 +519,10 @@ class CrawlRun:
         if self.crawler.get_extension(FeedExporter) is None:
             await self._finish(reason)  # no feeds: nothing to wait for
         else:
-            self._reason = reason  # the end comes when the feeds are stored
+            self._reason = reason
 
     async def feeds_closed(self) -> None:
-        await self._finish(getattr(self, "_reason", "finished"))
+        await self._finish(self._reason)
 
     async def _finish(self, reason: str) -> None:
         while self._running is not None:
@@ -561,9 +562,3 @@ def crawl_run(crawler: Crawler) -> CrawlRun:
             "checkpoints need it"
         )
     return run
-
-
-def item_key(item: Any) -> str:
-    """china.com's article id, or the canonical URL when a page has none."""
-    adapter = ItemAdapter(item)
-    return str(adapter.get("article_id") or adapter["url"])

@@ -103,10 +103,6 @@ class JsonLines:
         self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.count += 1
 
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
     def sync(self) -> None:
         """Flush and fsync: what was written survives a kill and a power cut."""
         if self._file is not None:

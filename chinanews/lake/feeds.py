@@ -233,9 +233,9 @@ class PartitionedFeedExporter(FeedExporter):
         published file of that run holds the same version; True when written."""
         if not self.partition_of or not dead.lake_job:
             return False
-        published = self._published.get(dead.run_id, set())
         if dead.run_id not in self._published:
-            published = self._published[dead.run_id] = self._published_by(dead)
+            self._published[dead.run_id] = self._published_by(dead)
+        published = self._published[dead.run_id]
         if published is not None and (item.get("url"), item.get("version") or 1) in published:
             return False
         self.export_partitioned(item, self._spider, job=f"{dead.lake_job}-r{job_id(self._spider)}")
