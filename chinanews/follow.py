@@ -28,7 +28,8 @@ that, whether the request goes on, in this order (a refused link is counted unde
    when this page brought something new (an entry the index does not know, shown with
    another title or time than before, or newer than the newest the list's last walk saw)
    (``chinanews/lists/pagination_stopped``; ``chinanews/lists/pages_saved`` counts the
-   pages the last full walk went further).
+   pages the last full walk went further). A list walked before is walked page by page:
+   the links of its pager to later pages are not followed (``chinanews/lists/pager_links_skipped``).
 
 Requests without ``meta["link"]`` (an article's later pages, a page rendered again) pass.
 """
@@ -45,10 +46,10 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 
-from chinanews.index import ListMark
+from chinanews.index import FetchState, ListMark
 from chinanews.lifecycle import crawl_run
 from chinanews.recheck import RecheckMode, due, listing, next_due, parse_schedule, response_time
-from chinanews.urls import CHANNELS, Link, LinkKind
+from chinanews.urls import CHANNELS, Link, LinkKind, list_key
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +96,9 @@ class FollowRules:
         self._marks: dict[str, ListMark | None] = {}
         #: This run's walk of each list: the newest entry shown and the pages walked.
         self._walks: dict[str, tuple[str | None, int]] = {}
-        #: Known articles skipped this run; those with a re-check ahead.
+        #: Known articles reached by a link and not fetched this run.
         self.skipped_ids: set[str] = set()
-        self.waiting_ids: set[str] = set()
+        self._swept = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FollowRules:
@@ -116,9 +117,9 @@ class FollowRules:
         """Which known articles this run fetches again: ``-a recheck``, else the setting."""
         return getattr(self._args, "recheck", None) or self._mode
 
-    def _inc(self, key: str) -> None:
+    def _inc(self, key: str, count: int = 1) -> None:
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key)
+        self.crawler.stats.inc_value(key, count)
 
     # -- the middleware ---------------------------------------------------------------
 
@@ -133,6 +134,7 @@ class FollowRules:
             if not isinstance(output, Request) or self.allows(output, page):
                 yield output
         self._leave(page)
+        yield from self._sweep(response, page)
 
     async def process_spider_output_async(
         self, response: Any, result: AsyncIterator[Any]
@@ -142,6 +144,8 @@ class FollowRules:
             if not isinstance(output, Request) or self.allows(output, page):
                 yield output
         self._leave(page)
+        for request in self._sweep(response, page):
+            yield request
 
     def _enter(self, response: Any) -> _Context:
         """A callback's output starts: the time of its page, and for a list or feed page,
@@ -155,6 +159,42 @@ class FollowRules:
             page.number = int(response.meta.get("list_page") or 1)
             page.mark = self._marks[root]
         return page
+
+    def _sweep(self, response: Any, page: _Context) -> Iterator[Request]:
+        """Once, after the first page the server dated (its ``Date`` header gives the
+        schedule's clock): the known articles due for a re-check, wherever they are listed
+        (``chinanews/recheck/due``), and a count of those whose next re-check is still ahead
+        (``chinanews/recheck/waiting``). ``-a recheck=all``: every known article."""
+        if self._swept or response is None or not response.headers.get(b"Date"):
+            return
+        self._swept = True
+        mode = self.mode
+        if mode is RecheckMode.NONE or not self.skips_known():
+            return
+        spider: Any = self.crawler.spider
+        index = crawl_run(self.crawler).state.index
+        waiting = due_now = 0
+        for key, url, first, last in index.originals():
+            state = FetchState(first, last, None, None, None, 0, frozenset())
+            if mode is RecheckMode.DUE and not due(state, page.now, self.schedule):
+                if next_due(state, page.now, self.schedule) is not None:
+                    waiting += 1
+                continue
+            request = spider.follow(url, via="due")
+            if request is None or key in self.scheduled_ids:
+                continue
+            request.meta["recheck"] = key
+            if self.allows(request, page):
+                due_now += 1
+                yield request
+        self._inc(f"{STAT}/recheck/{'all' if mode is RecheckMode.ALL else 'due'}", due_now)
+        self._inc(f"{STAT}/recheck/waiting", waiting)
+        logger.info(
+            "Re-checks: %d known articles %s, %d waiting for a later one",
+            due_now,
+            "fetched again (-a recheck=all)" if mode is RecheckMode.ALL else "due now",
+            waiting,
+        )
 
     def _leave(self, page: _Context) -> None:
         """A list or feed page's output is through: note what this walk of the list saw."""
@@ -191,6 +231,9 @@ class FollowRules:
         if link.kind is LinkKind.ARTICLE:
             return self._allows_article(request, link, via, page)
         if via == "pagination" and not self._next_page_allowed(page):
+            return False
+        if via == "nav" and self._skips_pager_link(link, page):
+            self._inc(f"{STAT}/lists/pager_links_skipped")
             return False
         if link.url in self.requested:
             # Every page links the home and channel lists again: one request per URL, not
@@ -272,6 +315,15 @@ class FollowRules:
         logger.debug("Nothing new on page %d of %s: not paginating further", page.number, page.root)
         return False
 
+    def _skips_pager_link(self, link: Link, page: _Context) -> bool:
+        """A list page's link to another page of the same list (its pager: 3, 4, 5 … 21): a
+        list walked before is walked page by page, as far as its pages bring news."""
+        if page.root is None or page.mark is None or not self.skips_known():
+            return False
+        if self.mode is RecheckMode.ALL:
+            return False
+        return list_key(link.url) == list_key(page.root)
+
     def _fetch_known(
         self, request: Request, article_id: str, via: str, listed_again: bool, now: datetime
     ) -> bool:
@@ -280,7 +332,8 @@ class FollowRules:
         if not self.skips_known():
             return True  # fresh, or walking known articles again: a plain fetch
         if via not in SKIP_KNOWN_VIA and via not in LISTED_VIA:
-            request.meta["recheck"] = article_id  # a start URL, a mirror's desktop page
+            # due by the schedule (the sweep), a start URL, a mirror's desktop page
+            request.meta["recheck"] = article_id
             return True
         mode = self.mode
         reason = None
@@ -300,10 +353,6 @@ class FollowRules:
         if article_id not in self.skipped_ids:
             self.skipped_ids.add(article_id)
             self._inc(f"{STAT}/recheck/not_due")
-            state = crawl_run(self.crawler).state.index.fetch_state(article_id)
-            if mode is not RecheckMode.NONE and next_due(state, now, self.schedule):
-                self.waiting_ids.add(article_id)
-                self._inc(f"{STAT}/recheck/waiting")
         return False
 
     def skips_known(self) -> bool:

@@ -222,6 +222,10 @@ class BufferedIndex:
     def _save(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(key, url, first fetched, last fetched) of every original article committed."""
+        raise NotImplementedError
+
     def _save_fetches(self, fetches: dict[str, FetchState], lists: list[ListMark]) -> None:
         raise NotImplementedError
 
@@ -279,6 +283,12 @@ class BufferedIndex:
             fetched = row.fetch.fetched_at if row.fetch is not None else row.seen_at
             return dataclasses.replace(state, first_fetched=fetched, last_fetched=fetched)
         return state
+
+    def originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(key, url, first fetched, last fetched) of every original (not a duplicate)
+        article committed, for the re-check schedule (``chinanews.recheck``): one pass over
+        the index."""
+        return self._originals()
 
     def list_mark(self, url: str) -> ListMark | None:
         """What the last committed walk of the list at ``url`` saw."""
@@ -440,6 +450,12 @@ class ArticleIndex(BufferedIndex):
         *head, checks, listings = row
         return FetchState(*head, int(checks or 0), frozenset((listings or "").split()))
 
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        yield from self.db.execute(
+            "SELECT key, url, coalesce(first_fetched, first_seen), "
+            "coalesce(last_fetched, last_seen) FROM seen WHERE duplicate_of IS NULL"
+        )
+
     def _load_list(self, url: str) -> ListMark | None:
         row = self.db.execute(
             "SELECT url, newest_at, pages, walked_at FROM lists WHERE url = ?", (url,)
@@ -579,6 +595,30 @@ class RedisArticleIndex(BufferedIndex):
             int(checks or 0),
             frozenset((listings or "").split()),
         )
+
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        names = ("url", "duplicate_of", "first_fetched", "first_seen", "last_fetched", "last_seen")
+        start = len(self.prefix) + len(":seen:")
+        batch: list[bytes] = []
+
+        def rows(keys: list[bytes]) -> Iterator[tuple[str, str, str | None, str | None]]:
+            pipe = self.redis.pipeline(transaction=False)
+            for name in keys:
+                pipe.hmget(name, *names)
+            for name, values in zip(keys, pipe.execute(), strict=True):
+                url, duplicate_of, first, first_seen, last, last_seen = (
+                    v.decode() if v is not None else None for v in values
+                )
+                if url and not duplicate_of:
+                    yield name.decode()[start:], url, first or first_seen, last or last_seen
+
+        for name in self.redis.scan_iter(match=f"{self.prefix}:seen:*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                yield from rows(batch)
+                batch = []
+        if batch:
+            yield from rows(batch)
 
     def _load_list(self, url: str) -> ListMark | None:
         values = self.redis.hmget(f"{self.prefix}:list:{url}", "newest_at", "pages", "walked_at")
