@@ -342,8 +342,11 @@ class FollowRules:
         elif mode is RecheckMode.ALL:
             reason = "all"
         elif mode is RecheckMode.DUE:
-            state = crawl_run(self.crawler).state.index.fetch_state(article_id)
-            if due(state, now, self.schedule):
+            index = crawl_run(self.crawler).state.index
+            seen = index.get(article_id)
+            # the schedule re-checks originals; a copy recorded as a duplicate is not news
+            original = seen is None or seen.duplicate_of is None
+            if original and due(index.fetch_state(article_id), now, self.schedule):
                 reason = "due"
         if reason is not None:
             if article_id not in self.scheduled_ids:
