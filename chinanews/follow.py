@@ -54,8 +54,7 @@ from chinanews.urls import CHANNELS, Link, LinkKind, list_key
 logger = logging.getLogger(__name__)
 
 STAT = "chinanews"
-#: Links through which an already-indexed article is not fetched again. Articles on list
-#: pages and feeds are (lists are where edits surface).
+#: Links through which a known article is fetched again only when it is due.
 SKIP_KNOWN_VIA = frozenset({"related", "recommended", "body", "nav"})
 #: How a list or feed entry reaches an article.
 LISTED_VIA = frozenset({"list", "feed"})

@@ -87,7 +87,7 @@ def test_parse_schedule(text: str | None, ages: tuple[float, ...]) -> None:
 
 @pytest.mark.parametrize("text", ["1h,soon", "6h,1h", "1h,1h", "0h", "-1h", "1 week"])
 def test_a_bad_schedule_says_what_to_fix(text: str) -> None:
-    with pytest.raises(ValueError, match="CHINANEWS_RECHECK_AFTER: .*e.g. 1h,6h,24h,72h"):
+    with pytest.raises(ValueError, match=r"CHINANEWS_RECHECK_AFTER: .*e\.g\. 1h,6h,24h,72h"):
         parse_schedule(text)
 
 

@@ -524,15 +524,16 @@ class SiteModel:
         self._content.clear()
 
     # ----------------------------------------------------------------- advancing
-    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0) -> None:
-        """Publish ``new`` newer articles, then move the site's clock on by ``minutes``,
-        then edit the bodies of ``edit`` existing ones (stamped with the new time)."""
+    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0, spacing: int = 120) -> None:
+        """Publish ``new`` newer articles, ``spacing`` seconds apart (the clock moves on as
+        they appear), then move the site's clock on by ``minutes``, then edit the bodies of
+        ``edit`` existing ones (stamped with the new time)."""
         self.generation += 1
         rng = self._rng("advance", self.generation)
         if new:
             start = self.now_ts + 60
-            self._add_articles(new, start, start + new * 120, rng)
-            self.now_ts = start + new * 120 + 60
+            self._add_articles(new, start, start + new * spacing, rng)
+            self.now_ts = start + new * spacing + 60
         self.now_ts += int(minutes * 60)
         if edit:
             cands = [

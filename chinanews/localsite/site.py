@@ -400,17 +400,18 @@ class LocalSite:
     def canonical(self, base_url: str, path: str) -> str:
         return canonical_url(base_url.rstrip("/") + path)
 
-    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0) -> None:
-        """Publish ``new`` articles newer than all others, move the clock on by ``minutes``
-        (and by the time the new articles took), and change the bodies of ``edit`` existing
-        ones (deterministically from the seed and the number of earlier advances)."""
+    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0, spacing: int = 120) -> None:
+        """Publish ``new`` articles newer than all others, ``spacing`` seconds apart, move
+        the clock on by ``minutes`` (and by the time the new articles took), and change the
+        bodies of ``edit`` existing ones (deterministically from the seed and the number of
+        earlier advances)."""
         with self._lock:
             # The real time that ran meanwhile stays on the clock (which never goes back);
             # the model, and so every page, stays a function of the seed and the advances.
             now = time.monotonic()
             self._carried += now - self._clock_set
             self._clock_set = now
-            self.model.advance(new=new, edit=edit, minutes=minutes)
+            self.model.advance(new=new, edit=edit, minutes=minutes, spacing=spacing)
             self._cache.clear()
 
     def near_duplicate_pairs(self, n: int = 3000, seed: int | None = None) -> list[LabelledPair]:
