@@ -145,7 +145,7 @@ def lake_runs(
         after_first = lake.snapshot("snap1")
         first_files = digests(after_first)
         first_rows = read_lake(after_first)
-        site.advance(new=5, edit=2)
+        site.advance(new=5, edit=2, minutes=61)  # the edits due for a re-check
         after = site.expected(base)
         second = crawl("run2")
         after_second = lake.snapshot("snap2")

@@ -41,9 +41,11 @@ def three_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     truths: list[dict[str, dict[str, Any]]] = []
     files: list[dict[str, str]] = []
     with serve(site) as base:
-        for number, change in enumerate([None, (4, 3), (3, 2)], start=1):
+        # new articles, edited ones, and the site's clock moved past the next re-check age
+        # (1 h, then 6 h after the first fetch), so that the edits are due
+        for number, change in enumerate([None, (4, 3, 61), (3, 2, 361)], start=1):
             if change:
-                site.advance(new=change[0], edit=change[1])
+                site.advance(new=change[0], edit=change[1], minutes=change[2])
             truths.append(site.expected(base, rendered=False))
             out = tmp / f"run{number}"
             out.mkdir()

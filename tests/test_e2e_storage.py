@@ -100,7 +100,7 @@ def two_runs(
     with serve(local) as base:
         for n in (1, 2):
             if n == 2:
-                local.advance(new=5, edit=2)
+                local.advance(new=5, edit=2, minutes=61)  # the edits due for a re-check
             directory = tmp_path_factory.mktemp(f"run{n}")
             crawl = run_crawl(
                 directory,
