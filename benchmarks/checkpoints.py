@@ -57,6 +57,7 @@ def crawl(server: Server, tmp: Path, name: str, settings: dict[str, str], code: 
         **COMMON,
         "CHINANEWS_REPORT_FILE": str(out / "report.json"),
         "CHINANEWS_LAKE": str(out / "lake"),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
         **settings,
     }
     cmd = [PY, "-m", "scrapy", "crawl", "china_com", "-a", f"start_urls={server.start_url}",

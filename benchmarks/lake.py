@@ -164,6 +164,7 @@ def crawl_rate(size: int, seed: int) -> dict[str, Any]:
             "DOWNLOAD_TIMEOUT": "15",
             "LOG_LEVEL": "WARNING",
             "CHINANEWS_LAKE": str(Path(tmp) / "lake"),
+            "CHINANEWS_LAKE_FORMAT": "parquet",
             "CHINANEWS_REPORT_FILE": str(report),
             "CHINANEWS_INDEX_PATH": ":memory:",
         }

@@ -472,6 +472,16 @@ TABLE: Mapping[str, Setting] = {
     # The lake (chinanews.lake).
     "CHINANEWS_LAKE": Setting(Lake(), "s3://bucket/prefix"),
     "CHINANEWS_LAKE_BATCH_ITEM_COUNT": Setting(Int(minimum=0), "10000"),
+    "CHINANEWS_LAKE_FORMAT": Setting(Choice("iceberg", "parquet"), "iceberg"),
+    "CHINANEWS_LAKE_CATALOG": Setting(
+        Elsewhere("chinanews.lake.iceberg.check_settings"), "sqlite:///data/lake-catalog.sqlite3"
+    ),
+    "CHINANEWS_LAKE_TABLE": Setting(
+        Text(max_length=200, pattern=r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", what="namespace.table"),
+        "chinanews.articles",
+    ),
+    "CHINANEWS_LAKE_PARTITION": Setting(Choice("beijing_day", "utc_day"), "beijing_day"),
+    "CHINANEWS_LAKE_RETRY_SECONDS": Setting(Float(positive=True), "30"),
     # What a scheduled run fetches again (chinanews.recheck), and who asks (chinanews.identity).
     "CHINANEWS_RECHECK": Setting(Choice("none", "due", "all"), "due"),
     "CHINANEWS_RECHECK_AFTER": Setting(Ages(), "1h,6h,24h,72h"),

@@ -100,6 +100,9 @@ EXTENSIONS = {
     "chinanews.extensions.CrawlReport": 500,
     # The run: its record, checkpoints (outputs durable, then the index), recovery of a
     # run that did not finish (chinanews/lifecycle.py). After the feeds and the report.
+    # -s CHINANEWS_LAKE=…: the Iceberg table (chinanews/lake/iceberg.py). Before the
+    # lifecycle, so that it joins the checkpoints before a dead run's recovery replays.
+    "chinanews.lake.iceberg.IcebergLake": 690,
     "chinanews.lifecycle.CrawlRun": 700,
     # With JOBDIR: the frontier journal, committed with the index at each checkpoint.
     "chinanews.jobdir.Journal": 710,

@@ -14,6 +14,7 @@ from scrapy.settings import Settings
 
 from chinanews.config import FAULT_POINTS, TABLE, Elsewhere, SettingError, check_settings
 from chinanews.index import check_settings as check_index_settings
+from chinanews.lake.iceberg import check_settings as check_lake_settings
 from chinanews.storage import check_settings as check_storage_settings
 from tests.conftest import ROOT, SCRAPY
 
@@ -37,6 +38,7 @@ def check_all(settings: Settings) -> None:
     check_settings(settings)
     check_index_settings(settings)
     check_storage_settings(settings)
+    check_lake_settings(settings)
 
 
 #: (setting, a bad value, a fragment of the message): at least one per setting of TABLE.
@@ -83,6 +85,13 @@ BAD = [
     ("CHINANEWS_RENDER_TIMEOUT", "0", "is not a positive number of seconds"),
     ("CHINANEWS_RENDER_TIMEOUT", "ten", "is not a positive number of seconds"),
     ("CHINANEWS_RENDER_AD_HOSTS", "https://ads.example/", "not a host name"),
+    ("CHINANEWS_LAKE_CATALOG", "ftp://catalog.example/", "is not a catalog URL"),
+    ("CHINANEWS_LAKE_CATALOG", "postgresql://u:hunter22@127.0.0.1:1/x", "cannot reach"),
+    ("CHINANEWS_LAKE_FORMAT", "delta", "'delta' is not one of iceberg, parquet"),
+    ("CHINANEWS_LAKE_TABLE", "articles", "'articles' is not namespace.table"),
+    ("CHINANEWS_LAKE_TABLE", "a.b;drop", "is not namespace.table"),
+    ("CHINANEWS_LAKE_PARTITION", "hourly", "'hourly' is not one of beijing_day, utc_day"),
+    ("CHINANEWS_LAKE_RETRY_SECONDS", "0", "'0' is not a positive number"),
     ("CHINANEWS_RECHECK", "sometimes", "'sometimes' is not one of none, due, all"),
     ("CHINANEWS_RECHECK_AFTER", "1h,soon", "'1h,soon' is not increasing ages"),
     ("CHINANEWS_RECHECK_AFTER", "6h,1h", "'6h,1h' is not increasing ages"),

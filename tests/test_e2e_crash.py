@@ -144,6 +144,7 @@ def interrupted_sequence(
     settings = {
         "DATABASE_URL": db_url,
         "CHINANEWS_LAKE": str(tmp / "lake"),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
         "CHINANEWS_CHECKPOINT_ITEMS": "15",
         "CHINANEWS_CHECKPOINT_SECONDS": "2",
     }
@@ -238,6 +239,7 @@ def fault(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     settings = {
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "CHINANEWS_LAKE": str(tmp / "lake"),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
         "CHINANEWS_CHECKPOINT_ITEMS": "15",
         "CHINANEWS_CHECKPOINT_SECONDS": "0",
         "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
@@ -359,14 +361,30 @@ def test_an_output_that_cannot_store_fails_the_run_and_loses_nothing(
     settings = {"DATABASE_URL": "none", "CHINANEWS_CHECKPOINT_ITEMS": "10", "DOWNLOAD_DELAY": "0"}
     with serve(site) as base:
         failed = finish(
-            command(base.start_url, {**settings, "CHINANEWS_LAKE": "ftp://127.0.0.1:1/x"}), env
+            command(
+                base.start_url,
+                {
+                    **settings,
+                    "CHINANEWS_LAKE": "ftp://127.0.0.1:1/x",
+                    "CHINANEWS_LAKE_FORMAT": "parquet",
+                },
+            ),
+            env,
         )
         index = tmp_path / "data" / "index" / "china_com.sqlite3"
         with sqlite3.connect(index) as db:
             indexed = db.execute("SELECT count(*) FROM seen").fetchone()[0]
         time.sleep(1.1)
         again = finish(
-            command(base.start_url, {**settings, "CHINANEWS_LAKE": str(tmp_path / "lake")}), env
+            command(
+                base.start_url,
+                {
+                    **settings,
+                    "CHINANEWS_LAKE": str(tmp_path / "lake"),
+                    "CHINANEWS_LAKE_FORMAT": "parquet",
+                },
+            ),
+            env,
         )
         expected = site.expected(base, rendered=False)
     assert failed.returncode == 5, failed.stderr[-3000:]

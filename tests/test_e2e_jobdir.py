@@ -37,6 +37,7 @@ def command(base: str, tmp: Path, pace: dict[str, str] = PACE) -> list[str]:
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "CHINANEWS_REPORT_FILE": str(tmp / "report.json"),
         "CHINANEWS_LAKE": str(tmp / "lake"),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
         "CHINANEWS_LAKE_BATCH_ITEM_COUNT": "4",
     }
     cmd = [*SCRAPY, "crawl", "china_com", "-a", f"start_urls={base}", "-a", "render=never"]

@@ -79,7 +79,11 @@ class Lake:
             self.client.create_bucket(Bucket=self.bucket)
 
     def settings(self) -> dict[str, str]:
-        settings = {"CHINANEWS_LAKE": self.uri, "CHINANEWS_LAKE_BATCH_ITEM_COUNT": str(BATCH)}
+        settings = {
+            "CHINANEWS_LAKE": self.uri,
+            "CHINANEWS_LAKE_FORMAT": "parquet",
+            "CHINANEWS_LAKE_BATCH_ITEM_COUNT": str(BATCH),
+        }
         if self.kind == "s3":
             settings.update(AWS_ENDPOINT_URL=self.endpoint, AWS_REGION_NAME="us-east-1")
         return settings

@@ -36,7 +36,11 @@ def three_runs(sentinel: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     lake = tmp / "lake"
     site = LocalSite(size=70, seed=13, outside_base=outside_base(sentinel))
     env = {"CHINANEWS_DATA_DIR": str(tmp / "data")}
-    settings = {"CHINANEWS_LAKE": str(lake), "CHINANEWS_LAKE_BATCH_ITEM_COUNT": "5"}
+    settings = {
+        "CHINANEWS_LAKE": str(lake),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
+        "CHINANEWS_LAKE_BATCH_ITEM_COUNT": "5",
+    }
     runs: list[Crawl] = []
     truths: list[dict[str, dict[str, Any]]] = []
     files: list[dict[str, str]] = []

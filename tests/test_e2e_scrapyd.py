@@ -298,6 +298,7 @@ def jobs(
         **LOCAL_SETTINGS,
         "DATABASE_URL": f"sqlite:///{outputs / 'news.sqlite3'}",
         "CHINANEWS_LAKE": str(outputs / "lake"),
+        "CHINANEWS_LAKE_FORMAT": "parquet",
         "CHINANEWS_DATA_DIR": str(outputs / "data"),
     }
     args = {"start_urls": server.start_url, "render": "never", "since": since}

@@ -302,6 +302,7 @@ def crawled(
             "REDIS_URL": f"redis://:{SECRETS['redis']}@127.0.0.1:6379/0",
             "CHINANEWS_REDIS_PREFIX": prefix,
             "CHINANEWS_LAKE": str(tmp / "lake"),
+            "CHINANEWS_LAKE_FORMAT": "parquet",
         },
         env={
             "AWS_ACCESS_KEY_ID": SECRETS["aws_key_id"],
@@ -470,6 +471,7 @@ def test_spider_arguments_cannot_write_outside_the_output_directories(
         settings={
             "FEEDS": json.dumps({feed: {"format": "jsonlines"}}),
             "CHINANEWS_LAKE": f"{root}/out/lake",
+            "CHINANEWS_LAKE_FORMAT": "parquet",
             "CHINANEWS_DATA_DIR": f"{root}/data",
         },
         output=None,

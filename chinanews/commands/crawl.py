@@ -28,6 +28,7 @@ from scrapy.spiderloader import get_spider_loader
 
 from chinanews import config
 from chinanews.index import check_settings
+from chinanews.lake.iceberg import check_settings as check_lake_settings
 from chinanews.lifecycle import EXIT_OUTPUT_FAILED, OUTPUT_FAILED_STAT
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
 from chinanews.runlock import EXIT_LOCKED, RunLock, RunLocked, lock_path
@@ -51,6 +52,7 @@ class Command(ScrapyCrawlCommand):
             config.check_settings(self.settings)
             check_settings(self.settings)
             check_storage_settings(self.settings)
+            check_lake_settings(self.settings)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

@@ -1,4 +1,6 @@
-"""Turns the lake on from settings alone: ``-s CHINANEWS_LAKE=<directory or s3://bucket/prefix>``.
+"""The plain Parquet lake: ``-s CHINANEWS_LAKE=<directory or s3://bucket/prefix>`` with
+``-s CHINANEWS_LAKE_FORMAT=parquet`` (the default format, ``iceberg``, is
+``chinanews.lake.iceberg``).
 
 Adds one ``FEEDS`` entry, beside the feeds already configured (``-O``, the default JSONL):
 
@@ -52,8 +54,9 @@ class Lake:
 
     def update_settings(self, settings: BaseSettings) -> None:
         lake = (settings.get("CHINANEWS_LAKE") or "").strip()
-        if not lake:
-            return
+        fmt = str(settings.get("CHINANEWS_LAKE_FORMAT") or "iceberg").strip().lower()
+        if not lake or fmt != "parquet":
+            return  # the Iceberg table is chinanews.lake.iceberg.IcebergLake's
         uri, options = lake_feed(lake, settings.getint("CHINANEWS_LAKE_BATCH_ITEM_COUNT"))
         feeds = settings.getdict("FEEDS")
         feeds.setdefault(uri, options)
