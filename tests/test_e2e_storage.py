@@ -208,6 +208,9 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.cut.is_set():  # accepted while being cut: the database is away
+                client.close()
+                return
             server = socket.create_connection(self.target)
             with self.lock:
                 self.sockets += [client, server]
@@ -233,6 +236,9 @@ class CuttingProxy:
 
     def stop(self) -> None:
         self.cut.set()
+        with contextlib.suppress(OSError):
+            # shutdown wakes the thread blocked in accept(); close alone leaves it accepting
+            self.listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.listener.close()
         with self.lock:

@@ -261,8 +261,11 @@ def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None
         table = catalog.load_table(config.table)
     missing = [n for n in schema.names if n not in {f.name for f in table.schema().fields}]
     if missing:
+        # A column added to a table with rows is optional: those rows hold no value for it
+        # (Iceberg refuses a required column without a default).
+        added = pa.schema([f.with_nullable(True) if f.name in missing else f for f in schema])
         with table.update_schema() as update:
-            update.union_by_name(schema)
+            update.union_by_name(added)
         table = catalog.load_table(config.table)
         logger.info("Lake table %s: added columns %s", config.table, ", ".join(missing))
     return table
