@@ -379,6 +379,23 @@ class Elsewhere(Kind):
         return None
 
 
+class Dict(Kind):
+    """A JSON object of text values (``getdict``)."""
+
+    @property
+    def accepts(self) -> str:
+        return "a JSON object of names to text values"
+
+    def problem(self, settings: BaseSettings, name: str, raw: Any) -> str | None:
+        try:
+            values = settings.getdict(name)
+        except (TypeError, ValueError):
+            return f"is not {self.accepts}"
+        if any(isinstance(v, (dict, list)) for v in values.values()):
+            return f"is not {self.accepts}"
+        return None
+
+
 class Choice(Kind):
     """One of a few words."""
 
@@ -481,6 +498,7 @@ TABLE: Mapping[str, Setting] = {
         "chinanews.articles",
     ),
     "CHINANEWS_LAKE_PARTITION": Setting(Choice("beijing_day", "utc_day"), "beijing_day"),
+    "CHINANEWS_LAKE_CATALOG_PROPERTIES": Setting(Dict(), """'{"credential": "id:secret"}'"""),
     "CHINANEWS_LAKE_RETRY_SECONDS": Setting(Float(positive=True), "30"),
     # What a scheduled run fetches again (chinanews.recheck), and who asks (chinanews.identity).
     "CHINANEWS_RECHECK": Setting(Choice("none", "due", "all"), "due"),

@@ -22,7 +22,13 @@ from chinanews.index import redact
 #: Settings (or environment variables) whose whole value is a secret.
 SECRET_SETTINGS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SCRAPYD_PASSWORD")
 #: Settings (or environment variables) that are URLs which may carry a password.
-URL_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SCRAPYD_URL", "CHINANEWS_LAKE")
+URL_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SCRAPYD_URL",
+    "CHINANEWS_LAKE",
+    "CHINANEWS_LAKE_CATALOG",
+)
 #: Shorter values are not hidden: replacing "a" or "1" everywhere would garble the log.
 MIN_SECRET_LENGTH = 4
 MASK = "***"
@@ -48,6 +54,12 @@ def secrets_of(settings: Any, environ: dict[str, str] | None = None) -> set[str]
             found.update(_password(value) if value else ())
     for uri in settings.getdict("FEEDS"):
         found.update(_password(uri))
+    # the Iceberg catalog's properties: credentials and tokens, whatever their names
+    try:
+        catalog = settings.getdict("CHINANEWS_LAKE_CATALOG_PROPERTIES")
+    except (TypeError, ValueError):  # not a dict: refused at start, with nothing to hide
+        catalog = {}
+    found.update(str(v) for v in catalog.values() if isinstance(v, (str, int)))
     return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
 
 

@@ -87,6 +87,8 @@ BAD = [
     ("CHINANEWS_RENDER_AD_HOSTS", "https://ads.example/", "not a host name"),
     ("CHINANEWS_LAKE_CATALOG", "ftp://catalog.example/", "is not a catalog URL"),
     ("CHINANEWS_LAKE_CATALOG", "postgresql://u:hunter22@127.0.0.1:1/x", "cannot reach"),
+    ("CHINANEWS_LAKE_CATALOG_PROPERTIES", "credential=x", "is not a JSON object"),
+    ("CHINANEWS_LAKE_CATALOG_PROPERTIES", '{"a": {"b": 1}}', "is not a JSON object"),
     ("CHINANEWS_LAKE_FORMAT", "delta", "'delta' is not one of iceberg, parquet"),
     ("CHINANEWS_LAKE_TABLE", "articles", "'articles' is not namespace.table"),
     ("CHINANEWS_LAKE_TABLE", "a.b;drop", "is not namespace.table"),

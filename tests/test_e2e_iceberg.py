@@ -242,7 +242,9 @@ def test_a_catalog_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
         back = finish(
             command(base.start_url, {**settings, "CHINANEWS_LAKE_CATALOG": postgres_url}), env
         )
-    assert "spooled to" in away_log, "\n".join(l for l in away_log.splitlines() if "ERROR" in l or "WARNING" in l)
+    assert "spooled to" in away_log, "\n".join(
+        line for line in away_log.splitlines() if "ERROR" in line or "WARNING" in line
+    )
     assert back.returncode == 0, back.stderr[-3000:]
     emitted = [
         json.loads(line)
@@ -400,3 +402,22 @@ def test_a_rest_catalog_is_reached_at_its_uri(tmp_path: Path) -> None:
         server.server_close()
     assert any(p.startswith("/cat/v1/config") for p in asked), asked
     assert any("/v1/namespaces" in p for p in asked), asked
+
+
+def test_catalog_properties_reach_the_catalog(tmp_path: Path) -> None:
+    """``CHINANEWS_LAKE_CATALOG_PROPERTIES`` (a REST catalog's credential, a warehouse name)
+    reach the catalog's properties, and the secret values are among those the log hides."""
+    from chinanews.logredact import secrets_of
+
+    settings = Settings(
+        {
+            "CHINANEWS_LAKE": str(tmp_path / "lake"),
+            "CHINANEWS_LAKE_CATALOG_PROPERTIES": '{"credential": "client:s3cr3t-value", "warehouse": "news"}',
+        }
+    )
+    config = LakeConfig.from_settings(settings)
+    assert config.catalog_properties == {"credential": "client:s3cr3t-value", "warehouse": "news"}
+    catalog = open_catalog(config)
+    assert catalog.properties["credential"] == "client:s3cr3t-value"
+    assert catalog.properties["warehouse"] == "news"
+    assert "client:s3cr3t-value" in secrets_of(settings, environ={})

@@ -38,7 +38,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -87,6 +87,9 @@ class LakeConfig:
     table: str
     partition: str
     properties: dict[str, str] = field(default_factory=dict)
+    #: More catalog properties (``CHINANEWS_LAKE_CATALOG_PROPERTIES``): a REST catalog's
+    #: ``credential``, ``token``, ``scope``, ``warehouse`` name, SigV4 options …
+    catalog_properties: dict[str, str] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -126,7 +129,13 @@ class LakeConfig:
                 "e.g. -s CHINANEWS_LAKE_PARTITION=beijing_day"
             )
         kind, uri = catalog_of(settings)
-        return cls(warehouse, kind, uri, table, partition, s3_properties(settings))
+        extra = (
+            settings.getdict("CHINANEWS_LAKE_CATALOG_PROPERTIES")
+            if hasattr(settings, "getdict")
+            else dict(settings.get("CHINANEWS_LAKE_CATALOG_PROPERTIES") or {})
+        )
+        properties = {str(k): str(v) for k, v in (extra or {}).items()}
+        return cls(warehouse, kind, uri, table, partition, s3_properties(settings), properties)
 
 
 def catalog_of(settings: Any) -> tuple[str, str]:
@@ -176,7 +185,7 @@ def s3_properties(settings: Any) -> dict[str, str]:
 
 def open_catalog(config: LakeConfig) -> Any:
     """The catalog (raises on an unreachable one)."""
-    props = {"warehouse": config.warehouse, **config.properties}
+    props = {"warehouse": config.warehouse, **config.properties, **config.catalog_properties}
     if config.catalog_kind == "rest":
         from pyiceberg.catalog.rest import RestCatalog
 
@@ -228,6 +237,9 @@ def arrow_rows(items: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=source).cast(table_schema())
 
 
+_warned_partition: dict[str, bool] = {}
+
+
 def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None) -> Any:
     """The table, created (with its partitioning) when missing, and its schema evolved to
     hold every column of ``schema`` (a later chinanews that adds a field adds a column: no
@@ -245,20 +257,33 @@ def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None
         if "NoSuchTable" not in type(exc).__name__:
             raise
         try:
-            table = catalog.create_table(
+            # one atomic creation, partitioning included: no reader ever sees it unpartitioned
+            creation = catalog.create_table_transaction(
                 config.table,
                 schema=schema,
                 properties={"write.parquet.compression-codec": "zstd", "format-version": "2"},
             )
+            with creation.update_spec() as spec:
+                if config.partition == "beijing_day":
+                    spec.add_identity("dt")
+                else:
+                    spec.add_field("published_at", DayTransform(), "published_day")
+            creation.commit_transaction()
         except TableAlreadyExistsError:
-            table = catalog.load_table(config.table)
-    if not table.spec().fields:
-        with table.update_spec() as spec:
-            if config.partition == "beijing_day":
-                spec.add_identity("dt")
-            else:
-                spec.add_field("published_at", DayTransform(), "published_day")
+            pass  # another writer created it meanwhile
         table = catalog.load_table(config.table)
+    wanted = "dt" if config.partition == "beijing_day" else "published_day"
+    if wanted not in {f.name for f in table.spec().fields} and not _warned_partition.get(
+        config.table
+    ):
+        _warned_partition[config.table] = True
+        logger.warning(
+            "Lake table %s is partitioned by %s, not as CHINANEWS_LAKE_PARTITION=%s says: an "
+            "existing table keeps its partitioning",
+            config.table,
+            ", ".join(f.name for f in table.spec().fields) or "nothing",
+            config.partition,
+        )
     missing = [n for n in schema.names if n not in {f.name for f in table.schema().fields}]
     if missing:
         # A column added to a table with rows is optional: those rows hold no value for it
@@ -417,16 +442,26 @@ class IcebergLake:
         if self.catalog is None:
             raise OutputFailed(f"the lake table {self.config.table} could not be opened")
         items, self.pending = self.pending, []
-        if self.spool_path.exists() and self.down_since is None:
-            await self._load_spools(earlier_only=False)
+        # this run's own spool first, once the lake may be back
+        if (
+            self.spool_path.exists()
+            and self._may_try()
+            and await maybe_deferred_to_future(deferToThread(self._commit_spool, self.spool_path))
+        ):
+            self.down_since = None
         if not items:
             return
         ok = await maybe_deferred_to_future(deferToThread(self._commit_or_spool, items))
         if not ok:
             raise OutputFailed(f"the lake could neither commit nor spool {len(items)} articles")
 
+    def _may_try(self) -> bool:
+        """Whether to try the lake again: it is up, or ``retry_seconds`` went by."""
+        since = self.down_since
+        return since is None or time.monotonic() - since >= self.retry_seconds
+
     def _commit_or_spool(self, items: list[dict[str, Any]]) -> bool:
-        if self.down_since is not None and time.monotonic() - self.down_since < self.retry_seconds:
+        if not self._may_try():
             return self._spool(items, "the lake is away")
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.5
@@ -473,12 +508,20 @@ class IcebergLake:
         return True
 
     async def _load_spools(self, *, earlier_only: bool) -> None:
+        """The spool files earlier runs left, each claimed by a rename first (two runs that
+        share a data directory never load one file twice)."""
         files = sorted(self.spool_dir.glob("lake-*.jsonl")) if self.spool_dir.exists() else []
         for path in files:
             if earlier_only and path == self.spool_path:
                 continue
-            ok = await maybe_deferred_to_future(deferToThread(self._commit_spool, path))
+            claimed = path.with_name(f".{path.name}.loading-{self.run_id}")
+            try:
+                path.rename(claimed)
+            except FileNotFoundError:
+                continue  # another run claimed it first
+            ok = await maybe_deferred_to_future(deferToThread(self._commit_spool, claimed))
             if not ok:
+                claimed.rename(path)  # still away: it stays for later
                 return
 
     def _commit_spool(self, path: Path) -> bool:
@@ -547,7 +590,3 @@ def _reach(config: LakeConfig) -> None:
             f"CHINANEWS_LAKE_CATALOG: cannot reach {redact(config.catalog_uri)} "
             f"({type(exc).__name__}: {redact(message)})"
         ) from None
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
