@@ -421,3 +421,16 @@ def test_catalog_properties_reach_the_catalog(tmp_path: Path) -> None:
     assert catalog.properties["credential"] == "client:s3cr3t-value"
     assert catalog.properties["warehouse"] == "news"
     assert "client:s3cr3t-value" in secrets_of(settings, environ={})
+
+
+def test_a_utc_day_table_is_partitioned_by_day_of_published_at(tmp_path: Path) -> None:
+    settings = {"CHINANEWS_LAKE": str(tmp_path / "lake"), "CHINANEWS_LAKE_PARTITION": "utc_day"}
+    config = lake_config(settings, tmp_path / "data")
+    catalog = open_catalog(config)
+    batch = items(6, "5")
+    batch[0]["published_at"] = "2025-11-24T00:10:00+08:00"  # 2025-11-23 in UTC
+    assert commit_rows(catalog, config, arrow_rows(batch), "run-utc") == (6, 0)
+    table = catalog.load_table(config.table)
+    assert [f.name for f in table.spec().fields] == ["published_day"]
+    partitions = table.inspect.partitions().to_pylist()
+    assert sum(p["record_count"] for p in partitions) == 6
