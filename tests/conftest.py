@@ -219,3 +219,17 @@ def run_crawl(
     if report_path.exists():
         crawl.stats = json.loads(report_path.read_text(encoding="utf-8"))["stats"]
     return crawl
+
+
+def canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """A record (a JSONL item, a lake row) with its times as aware datetimes, so JSONL
+    strings and Parquet timestamps compare by the instant they name."""
+    from chinanews.lake.times import parse_time
+
+    out = dict(record)
+    for name in ("published_at", "crawled_at"):
+        out[name] = parse_time(out[name])
+    out["related"] = [
+        {**r, "published_at": parse_time(r["published_at"])} for r in out["related"] or []
+    ]
+    return out
