@@ -6,7 +6,10 @@ the rule that gave each field, and ``--provenance`` prints only that, one field 
 ``chinanews schedule --scrapyd URL [--every 30m]`` triggers a crawl on Scrapyd unless one is
 still running (``docs/scheduling.md``).
 ``chinanews seed URL...`` pushes start URLs to a distributed crawl's workers
-(``docs/distributed.md``). The crawl itself is ``scrapy crawl china_com``.
+(``docs/distributed.md``).
+``chinanews lake maintain [--dry-run]`` compacts the Iceberg lake's small files, expires its
+old snapshots and removes its orphan files (``docs/lake.md``).
+The crawl itself is ``scrapy crawl china_com``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from chinanews import __version__, distributed, scheduling
+from chinanews.lake import maintain
 
 
 def _read_page(target: str, timeout: float) -> tuple[bytes, str | None, str]:
@@ -107,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(func=cmd_extract)
     scheduling.add_parser(sub)
     distributed.add_parser(sub)
+    maintain.add_parser(sub)
     return parser
 
 

@@ -428,6 +428,23 @@ class Ages(Kind):
         return None
 
 
+class Duration(Kind):
+    """A positive duration such as ``30m``, ``12h`` or ``7d`` (``chinanews.lake.maintain``)."""
+
+    @property
+    def accepts(self) -> str:
+        return "a duration such as 30m, 12h or 7d (units s, m, h, d)"
+
+    def problem(self, settings: BaseSettings, name: str, raw: Any) -> str | None:
+        from chinanews.lake.maintain import parse_duration
+
+        try:
+            parse_duration(raw)
+        except ValueError:
+            return f"is not {self.accepts}"
+        return None
+
+
 class Contact(Kind):
     """A URL or an e-mail address (``chinanews.identity``)."""
 
@@ -500,6 +517,7 @@ TABLE: Mapping[str, Setting] = {
     "CHINANEWS_LAKE_PARTITION": Setting(Choice("beijing_day", "utc_day"), "beijing_day"),
     "CHINANEWS_LAKE_CATALOG_PROPERTIES": Setting(Dict(), """'{"credential": "id:secret"}'"""),
     "CHINANEWS_LAKE_RETRY_SECONDS": Setting(Float(positive=True), "30"),
+    "CHINANEWS_LAKE_SNAPSHOT_RETENTION": Setting(Duration(), "7d"),
     # What a scheduled run fetches again (chinanews.recheck), and who asks (chinanews.identity).
     "CHINANEWS_RECHECK": Setting(Choice("none", "due", "all"), "due"),
     "CHINANEWS_RECHECK_AFTER": Setting(Ages(), "1h,6h,24h,72h"),

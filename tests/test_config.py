@@ -94,6 +94,9 @@ BAD = [
     ("CHINANEWS_LAKE_TABLE", "a.b;drop", "is not namespace.table"),
     ("CHINANEWS_LAKE_PARTITION", "hourly", "'hourly' is not one of beijing_day, utc_day"),
     ("CHINANEWS_LAKE_RETRY_SECONDS", "0", "'0' is not a positive number"),
+    ("CHINANEWS_LAKE_SNAPSHOT_RETENTION", "7", "'7' is not a duration such as 30m, 12h or 7d"),
+    ("CHINANEWS_LAKE_SNAPSHOT_RETENTION", "0d", "is not a duration"),
+    ("CHINANEWS_LAKE_SNAPSHOT_RETENTION", "a week", "is not a duration"),
     ("CHINANEWS_RECHECK", "sometimes", "'sometimes' is not one of none, due, all"),
     ("CHINANEWS_RECHECK_AFTER", "1h,soon", "'1h,soon' is not increasing ages"),
     ("CHINANEWS_RECHECK_AFTER", "6h,1h", "'6h,1h' is not increasing ages"),
@@ -193,6 +196,8 @@ def test_unset_settings_keep_the_code_defaults() -> None:
         ("CHINANEWS_LAKE_BATCH_ITEM_COUNT", "0"),
         ("CHINANEWS_BROWSER_PATH", "/nowhere/chrome"),  # checked when rendering is on
         ("CHINANEWS_RENDER_AD_HOSTS", "doubleclick.net,.cnzz.com,51.la"),
+        ("CHINANEWS_LAKE_SNAPSHOT_RETENTION", "12h"),
+        ("CHINANEWS_LAKE_SNAPSHOT_RETENTION", "1.5d"),
         ("CHINANEWS_RECHECK", "ALL"),
         ("CHINANEWS_RECHECK_AFTER", "30m, 2h,1d"),
         ("CHINANEWS_RECHECK_AFTER", "none"),
