@@ -530,6 +530,8 @@ TABLE: Mapping[str, Setting] = {
     "CHINANEWS_DISTRIBUTED": Setting(Bool(), "1"),
     "CHINANEWS_IDLE_TIMEOUT": Setting(Float(positive=True), "60"),
     "CHINANEWS_WORKER_ID": Setting(Text(max_length=100), "worker-1"),
+    "CHINANEWS_LEASE_SECONDS": Setting(Float(positive=True), "30"),
+    "CHINANEWS_MAX_DELIVERIES": Setting(Int(minimum=1), "3"),
     # Set by the JOBDIR add-on (chinanews.jobdir) for the attempt that follows.
     "CHINANEWS_RUN_ID": Setting(
         Text(

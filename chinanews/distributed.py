@@ -57,7 +57,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT = "chinanews/distributed"
-SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+SCHEDULER = "chinanews.lease.LeasedScheduler"
+QUEUE = "chinanews.lease.LeasedQueue"
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 #: Seconds between a busy worker's heartbeats; a worker silent for LIVE_WINDOW is dead.
 HEARTBEAT = 10.0
@@ -101,6 +102,11 @@ class Keys:
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    @property
+    def leases(self) -> str:
+        """Workers holding claimed requests, by lease expiry (``chinanews.lease``)."""
+        return f"{self.prefix}:leases"
 
 
 def worker_id(settings: BaseSettings) -> str:
@@ -192,6 +198,7 @@ class Distributed:
         settings.set("CHINANEWS_REDIS_PREFIX", keys.prefix, "addon")
         settings.set("CHINANEWS_INDEX_BACKEND", "redis", "addon")
         settings.set("SCHEDULER", SCHEDULER, "addon")
+        settings.set("SCHEDULER_QUEUE_CLASS", QUEUE, "addon")
         settings.set("DUPEFILTER_CLASS", DUPEFILTER, "addon")
         settings.set("SCHEDULER_PERSIST", True, "addon")
         # scrapy-redis formats these with %(spider)s: a literal % in the prefix is doubled.
@@ -204,7 +211,7 @@ class Distributed:
 
 # One atomic step when a worker starts (or `chinanews seed` runs): drop dead workers,
 # register this one, and begin a new crawl when no other worker is live and the frontier is
-# empty (clear the old fingerprints, push the seeds). ARGV[4] = "always" pushes the seeds
+# empty (no request queued, no start URL, none claimed: chinanews.lease) (clear the old fingerprints, push the seeds). ARGV[4] = "always" pushes the seeds
 # in any case (`chinanews seed`). Returns 1 when a new crawl began, else 0.
 _BEGIN = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
@@ -214,8 +221,13 @@ if ARGV[3] ~= '' then
   others = redis.call('ZCARD', KEYS[1])
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
 end
+local held = 0
+local prefix = string.sub(KEYS[5], 1, #KEYS[5] - #':leases')
+for _, w in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  held = held + redis.call('HLEN', prefix .. ':claimed:' .. w)
+end
 local new = others == 0 and redis.call('ZCARD', KEYS[2]) == 0
-  and redis.call('LLEN', KEYS[3]) == 0
+  and redis.call('LLEN', KEYS[3]) == 0 and held == 0
 if new then redis.call('DEL', KEYS[4]) end
 if (new or ARGV[4] == 'always') and #ARGV > 4 then
   redis.call('RPUSH', KEYS[3], unpack(ARGV, 5))
@@ -233,7 +245,14 @@ def begin(
     now = time.time()
     args = [now, now - LIVE_WINDOW, worker, "always" if always else "if_new", *seeds]
     result = client.eval(
-        _BEGIN, 4, keys.workers, keys.requests, keys.start_urls, keys.dupefilter, *args
+        _BEGIN,
+        5,
+        keys.workers,
+        keys.requests,
+        keys.start_urls,
+        keys.dupefilter,
+        keys.leases,
+        *args,
     )
     return bool(result)
 
@@ -378,7 +397,12 @@ class Frontier:
         pipe.zcard(self.keys.requests)
         pipe.llen(self.keys.start_urls)
         queued, waiting = pipe.execute()
-        return not queued and not waiting
+        if queued or waiting:
+            return False
+        from chinanews.lease import LeaseKeys, claims_of_others
+
+        # Requests other workers hold may still bring links, or come back when a lease expires.
+        return not claims_of_others(self.client, LeaseKeys(self.keys.prefix), self.worker)
 
     def _on_idle(self) -> None:
         """Pop more start URLs; keep the worker open until the frontier has stayed empty for

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -545,6 +546,26 @@ class ArticleIndex(BufferedIndex):
 CLAIM_TTL = 3600
 
 
+# Claim KEYS[1] for ARGV[1] ("<worker> <url>"): granted (nil) when free or when its owner
+# died: its lease in KEYS[2] expired (scored by expiry; ARGV[3] is now), or it was reclaimed
+# (in the set KEYS[3]); else the claim's value.
+_CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if v then
+  local owner = string.match(v, '^(%S+) ') or ''
+  local mine = string.match(ARGV[1], '^(%S+) ') or ''
+  local expiry = redis.call('ZSCORE', KEYS[2], owner)
+  local dead = (expiry and tonumber(expiry) < tonumber(ARGV[3]))
+    or redis.call('SISMEMBER', KEYS[3], owner) == 1
+  if owner == mine or not dead then
+    return v
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""
+
+
 class RedisArticleIndex(BufferedIndex):
     """The same index in Redis, shared by every worker of a distributed crawl: a hash per
     article (``{prefix}:seen:<key>``) and the original's URL per content hash
@@ -552,10 +573,12 @@ class RedisArticleIndex(BufferedIndex):
     emit (``{prefix}:claim:<key>:<version>``). Near-duplicate signatures live in the Redis
     near index. Claims are written at once; records at each commit (``BufferedIndex``)."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, worker: str = "") -> None:
         super().__init__()
         self.redis = client
         self.prefix = prefix
+        #: The worker whose claims these are (``chinanews.distributed.worker_id``).
+        self.worker = worker
         self.path = f"redis {prefix}"
 
     def _seen(self, key: str) -> str:
@@ -683,12 +706,21 @@ class RedisArticleIndex(BufferedIndex):
         distributed crawl (``SET NX``): None when this worker has it, else the URL of the
         item that took it first. Two workers that read the index before either recorded the
         article both see it as new; only the claim's winner emits it. A claim lasts
-        ``CLAIM_TTL`` seconds, ample for its item to reach ``record``."""
+        ``CLAIM_TTL`` seconds, ample for its item to reach ``record``.
+
+        The claim names its worker (``<worker> <url>``): the claim of a worker that died (its
+        lease in ``<prefix>:leases`` expired, or it is in ``<prefix>:dead_workers``) is taken
+        over, since the request that led to the article came back to the queue
+        (``chinanews.lease``)."""
         name = f"{self.prefix}:claim:{key}:{version}"
-        if self.redis.set(name, url, nx=True, ex=CLAIM_TTL):
+        winner = self.redis.eval(
+            _CLAIM, 3, name, f"{self.prefix}:leases", f"{self.prefix}:dead_workers",
+            f"{self.worker} {url}", CLAIM_TTL, time.time(),
+        )  # fmt: skip
+        if winner is None:
             return None
-        winner = self.redis.get(name)
-        return winner.decode() if winner is not None else url
+        text = winner.decode() if isinstance(winner, bytes) else str(winner)
+        return text.split(" ", 1)[-1]
 
     def claim_content(self, content_hash: str, key: str, url: str) -> str | None:
         """Make ``key`` the original of ``content_hash`` unless another article is already
@@ -788,7 +820,9 @@ class CrawlState:
                 settings.get("CHINANEWS_REDIS_PREFIX")
                 or f"chinanews:{getattr(crawler.spider, 'name', 'crawl')}"
             )
-            self.index = RedisArticleIndex(redis_client(settings), prefix)
+            from chinanews.distributed import worker_id
+
+            self.index = RedisArticleIndex(redis_client(settings), prefix, worker_id(settings))
             self.near = RedisNearDuplicateIndex(self.index.redis, f"{prefix}:near")
             if self.fresh:
                 self.index.clear()

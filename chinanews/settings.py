@@ -80,6 +80,8 @@ SPIDER_MIDDLEWARES = {
     # With JOBDIR: which requests are done, for the frontier journal (chinanews/jobdir.py).
     # Outermost, so that a callback's output has reached the engine when it says so.
     "chinanews.jobdir.JournalMiddleware": 10,
+    # In distributed mode: which claimed requests are done, for their leases (chinanews/lease.py).
+    "chinanews.lease.LeaseMiddleware": 11,
     # What the crawl follows: scope, channels, since, known articles, mobile mirrors,
     # recovery (chinanews/follow.py). The spider only routes. Innermost (after Scrapy's
     # DepthMiddleware, 900): the links it refuses never go through the other middlewares.
@@ -106,6 +108,8 @@ EXTENSIONS = {
     "chinanews.lifecycle.CrawlRun": 700,
     # With JOBDIR: the frontier journal, committed with the index at each checkpoint.
     "chinanews.jobdir.Journal": 710,
+    # In distributed mode: the leases on the requests this worker took (chinanews/lease.py).
+    "chinanews.lease.Leases": 720,
     # Scrapy's feed exports, plus feeds partitioned per item by %(dt)s (docs/lake.md).
     "scrapy.extensions.feedexport.FeedExporter": None,
     "chinanews.lake.feeds.PartitionedFeedExporter": 0,

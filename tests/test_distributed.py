@@ -66,7 +66,8 @@ def test_the_addon_does_nothing_unless_distributed() -> None:
 
 def test_the_addon_sets_scheduler_dupefilter_index_and_keys() -> None:
     settings = addon_settings(CHINANEWS_DISTRIBUTED="1", CHINANEWS_REDIS_PREFIX="crawl:a%b")
-    assert settings.get("SCHEDULER") == "scrapy_redis.scheduler.Scheduler"
+    assert settings.get("SCHEDULER") == "chinanews.lease.LeasedScheduler"
+    assert settings.get("SCHEDULER_QUEUE_CLASS") == "chinanews.lease.LeasedQueue"
     assert settings.get("DUPEFILTER_CLASS") == "scrapy_redis.dupefilter.RFPDupeFilter"
     assert settings.getbool("SCHEDULER_PERSIST") is True
     assert settings.get("CHINANEWS_INDEX_BACKEND") == "redis"
