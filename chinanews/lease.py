@@ -331,6 +331,7 @@ class Leases:
 
         if self.broken is not None:
             return
+        self._open()
         assert self.keys is not None
         try:
             renew(self.client, self.keys, self.worker, self.lease_seconds)
