@@ -1,0 +1,120 @@
+"""End to end: three workers share a crawl of the local site (~200 articles) through Redis and
+one PostgreSQL database; one is killed with ``kill -9`` mid-crawl and started again, another
+is stopped with SIGTERM twice (Scrapy's forced, unclean stop). The requests they held come
+back to the others when their leases expire (``chinanews.lease``): at the end every story is
+in the database exactly once and no request stays claimed."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chinanews.distributed import Keys, reset
+from chinanews.lease import LeaseKeys
+from chinanews.localsite import LocalSite, serve
+from tests.conftest import outside_base
+from tests.test_e2e_distributed import Worker, start_worker
+
+pytestmark = pytest.mark.e2e
+
+LEASE_SECONDS = 3.0
+
+
+@pytest.fixture
+def site(sentinel: Any) -> Iterator[tuple[LocalSite, Any]]:
+    local = LocalSite(size=200, seed=15, outside_base=outside_base(sentinel))
+    with serve(local) as server:
+        yield local, server
+
+
+@pytest.fixture
+def keys(redis_client: Any) -> Iterator[LeaseKeys]:
+    k = Keys(f"chinanews-test:e2e-lease:{uuid.uuid4().hex[:12]}")
+    yield LeaseKeys(k.prefix)
+    reset(redis_client, k)
+
+
+def claimed(client: Any, keys: LeaseKeys, worker: str) -> int:
+    return int(client.hlen(keys.claimed(worker)))
+
+
+def wait_until(what: Any, timeout: float, step: float = 0.05) -> float:
+    """Seconds until ``what()`` was true; fails after ``timeout``."""
+    start = time.monotonic()
+    while not what():
+        assert time.monotonic() - start < timeout, f"not within {timeout} s: {what}"
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def test_workers_killed_mid_crawl_lose_no_story(
+    site: tuple[LocalSite, Any],
+    keys: LeaseKeys,
+    redis_client: Any,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    local, server = site
+
+    def worker(name: str) -> Worker:
+        settings = {
+            "DATABASE_URL": postgres_url,
+            "CHINANEWS_WORKER_ID": name,
+            "CHINANEWS_LEASE_SECONDS": str(LEASE_SECONDS),
+            "CHINANEWS_CHECKPOINT_SECONDS": "1",
+            "DOWNLOAD_DELAY": "0.1",
+            "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+        }
+        args = ["-a", f"start_urls={server.start_url}"]
+        for setting, value in settings.items():
+            args += ["-s", f"{setting}={value}"]
+        return start_worker(tmp_path / name, keys.prefix, *args)
+
+    started = time.monotonic()
+    w1, w2, w3 = worker("w1"), worker("w2"), worker("w3")
+    # mid-crawl: the victims hold requests, and some stories are in the database
+    wait_until(lambda: claimed(redis_client, keys, "w1") and claimed(redis_client, keys, "w2"), 30)
+    time.sleep(3)
+    assert w1.proc.poll() is None and w2.proc.poll() is None
+    held = claimed(redis_client, keys, "w1")
+    w1.proc.kill()  # kill -9
+    killed = time.monotonic()
+    w2.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    w2.proc.send_signal(signal.SIGTERM)  # twice: Scrapy's forced, unclean shutdown
+    w1.proc.wait()
+    w1b = worker("w1b")
+    back = wait_until(lambda: claimed(redis_client, keys, "w1") == 0, 3 * LEASE_SECONDS + 10)
+    print(f"\nw1 held {held} requests when killed; back in the queue {back:.1f} s later")
+    for w in (w2, w3, w1b):
+        w.wait(timeout=60)
+    print(f"crawl with the kills: {time.monotonic() - started:.1f} s")
+    assert w1.proc.returncode == -signal.SIGKILL
+    for w in (w3, w1b):
+        assert w.proc.returncode == 0, w.log[-3000:]
+        assert "Traceback" not in w.log
+    assert "Leases of w1" in w3.log + w1b.log
+    assert back <= LEASE_SECONDS + 5
+    assert time.monotonic() - killed < 60
+
+    import psycopg
+
+    with psycopg.connect(postgres_url) as db:
+        urls = [row[0] for row in db.execute("SELECT url FROM articles")]
+    expected = local.expected(server, rendered=False)
+    assert sorted(set(urls) - set(expected)) == []
+    stories = Counter(expected[u]["story_id"] for u in urls)
+    assert [s for s, n in stories.items() if n > 1] == []
+    assert set(stories) == {a["story_id"] for a in expected.values()}
+    # nothing stays claimed, nothing was dead-lettered
+    assert redis_client.zcard(keys.leases) == 0
+    assert list(redis_client.scan_iter(match=f"{keys.prefix}:claimed:*")) == []
+    assert redis_client.llen(keys.dead) == 0
+    assert redis_client.zcard(keys.requests) == 0
