@@ -3,9 +3,10 @@
 ``-s CHINANEWS_DISTRIBUTED=1 -s REDIS_URL=redis://host:6379/0`` turns it on; the
 ``Distributed`` add-on (``ADDONS`` in ``chinanews/settings.py``) then sets
 
-* scrapy-redis' scheduler and request dupefilter (``scrapy_redis.scheduler.Scheduler``,
-  ``scrapy_redis.dupefilter.RFPDupeFilter``) with ``SCHEDULER_PERSIST`` on: the frontier
-  outlives any one worker;
+* scrapy-redis' scheduler and request dupefilter (``scrapy_redis.dupefilter.RFPDupeFilter``)
+  with ``SCHEDULER_PERSIST`` on: the frontier outlives any one worker; its queue leased
+  (``chinanews.lease``: ``LeasedScheduler``, ``LeasedQueue``), so that the requests a dead
+  worker held come back to the others;
 * the cross-run article index and the near-duplicate index in Redis
   (``CHINANEWS_INDEX_BACKEND=redis``),
 
@@ -15,6 +16,7 @@ every key under ``CHINANEWS_REDIS_PREFIX`` (default ``chinanews:<spider>``)::
     <prefix>:dupefilter   fingerprints of the requests this crawl has scheduled (set)
     <prefix>:start_urls   start URLs waiting for a worker (list; ``chinanews seed`` adds some)
     <prefix>:workers      live workers and their last heartbeat (sorted set)
+    <prefix>:leases, :claimed:<worker>, :deliveries, :dead   the leases (chinanews.lease)
     <prefix>:seen:*, :hash:*, :claim:*, :near:*   the article indexes (chinanews.index)
 
 ``Frontier`` is the spider's side. When a worker starts, one atomic step registers it and,
