@@ -335,10 +335,21 @@ class Frontier:
         self.client.zadd(self.keys.workers, {self.worker: time.time()})
 
     def _closed(self, reason: str) -> None:
+        import redis
+
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         if self.client is not None:
-            self.client.zrem(self.keys.workers, self.worker)
+            try:
+                self.client.zrem(self.keys.workers, self.worker)
+            except redis.RedisError as exc:
+                logger.warning(
+                    "Worker %s could not leave %s (%s): it drops out after %.0f s",
+                    self.worker,
+                    self.keys.workers,
+                    exc,
+                    LIVE_WINDOW,
+                )
             self.client.close()
         logger.info("Worker %s left the crawl under %s (%s)", self.worker, self.keys.prefix, reason)
 

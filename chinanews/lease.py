@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 #: The request's claim token, in its meta while this worker holds it.
 META = "chinanews_lease"
+#: ``scrapy crawl``'s exit code when the worker stopped because Redis could not be used.
+EXIT_REDIS_LOST = 6
+REDIS_LOST_STAT = f"{STAT}/redis_lost"
 
 
 def claimed_key(prefix: str, worker: str) -> str:
@@ -316,7 +319,7 @@ class Leases:
                 len(self.claims),
                 self.lease_seconds,
             )
-            self._inc(f"{STAT}/redis_lost")
+            self._inc(REDIS_LOST_STAT)
             if self._heartbeat is not None and self._heartbeat.running:
                 self._heartbeat.stop()
             engine = self.crawler.engine
@@ -544,10 +547,20 @@ class LeaseMiddleware:
             if token is not None:
                 self.leases.ended(token)
 
-    def process_spider_exception(self, response: Any, exception: BaseException) -> None:
+    def process_spider_exception(self, response: Any, exception: BaseException) -> list[Any] | None:
+        """A callback that failed for want of Redis leaves its request claimed (it comes back
+        to another worker with the lease), stops the worker in one line and is counted
+        (``…/redis_lost/callbacks``) rather than traced; any other error ends the request."""
+        import redis
+
         token = response.request.meta.get(META) if response.request is not None else None
+        if isinstance(exception, redis.RedisError):
+            self.leases.lost(exception)
+            self.leases._inc(f"{REDIS_LOST_STAT}/callbacks")
+            return []
         if token is not None:
             self.leases.ended(token)
+        return None
 
 
 class LeasedQueue(PriorityQueue):

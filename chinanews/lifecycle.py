@@ -479,7 +479,16 @@ class CrawlRun:
                 logger.warning("CHINANEWS_FAULT=%s: killing the crawl now", self.fault)
                 logging.shutdown()
                 os.kill(os.getpid(), signal.SIGKILL)
-        committed = index.commit(rows)
+        try:
+            committed = index.commit(rows)
+        except Exception as exc:  # the Redis index of a worker that lost Redis, a full disk
+            logger.error(
+                "Checkpoint: the index could not commit (%s): its rows since the last "
+                "checkpoint stay unrecorded and their articles are emitted again",
+                exc,
+            )
+            self._inc(f"{STAT}/index_commit_failed")
+            return False
         for value, commit in taken:
             commit(value)
         self._inc(f"{STAT}/checkpoints")

@@ -29,6 +29,7 @@ from scrapy.spiderloader import get_spider_loader
 from chinanews import config
 from chinanews.index import check_settings
 from chinanews.lake.iceberg import check_settings as check_lake_settings
+from chinanews.lease import EXIT_REDIS_LOST, REDIS_LOST_STAT
 from chinanews.lifecycle import EXIT_OUTPUT_FAILED, OUTPUT_FAILED_STAT
 from chinanews.report import CHECKS_FAILED_STAT, EXIT_CHECKS_FAILED
 from chinanews.runlock import EXIT_LOCKED, RunLock, RunLocked, lock_path
@@ -96,5 +97,7 @@ class Command(ScrapyCrawlCommand):
             return
         if self.crawler.stats.get_value(OUTPUT_FAILED_STAT, 0):
             self.exitcode = EXIT_OUTPUT_FAILED
+        elif self.crawler.stats.get_value(REDIS_LOST_STAT, 0):
+            self.exitcode = EXIT_REDIS_LOST
         elif self.crawler.stats.get_value(CHECKS_FAILED_STAT, 0):
             self.exitcode = EXIT_CHECKS_FAILED
