@@ -53,7 +53,7 @@ from lxml import etree
 
 from chinanews.dates import BEIJING, now_beijing, parse_datetime
 from chinanews.extract.html import HtmlElement
-from chinanews.extract.templates.base import Page, http_href, text_of
+from chinanews.extract.templates.base import Page, http_href, marked_upwards, text_of
 from chinanews.extract.text import clean, clean_or_none, editor_of
 from chinanews.urls import LinkKind, article_ref, link_kind
 
@@ -169,35 +169,24 @@ def title_element(page: Page, title: str | None) -> HtmlElement | None:
     return None
 
 
+def _off_marked(node: HtmlElement) -> bool:
+    marks = f"{node.get('id') or ''} {node.get('class') or ''}".strip()
+    return node.tag in _OFF_TAGS or bool(marks and _OFF.search(marks))
+
+
 def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:
-    chain = []
-    node: HtmlElement | None = el
-    verdict = False
-    while node is not None:
-        known = memo.get(node)
-        if known is not None:
-            verdict = known
-            break
-        chain.append(node)
-        marks = f"{node.get('id') or ''} {node.get('class') or ''}".strip()
-        if node.tag in _OFF_TAGS or (marks and _OFF.search(marks)):
-            verdict = True
-            break
-        node = node.getparent()
-    for n in chain:
-        memo[n] = verdict
-    return verdict
+    return marked_upwards(el, _off_marked, memo)
 
 
-#: In document order: headings, ``<time datetime>`` and the text nodes that may print a time,
-#: a source, an author or an editor (one XPath pass in C; ``_INTEREST`` sorts them out).
+#: In document order: headings, ``<time datetime>`` and the text nodes (one XPath pass in C;
+#: which text nodes may print a time, a source, an author or an editor is sorted out in
+#: Python, ``_MAYBE`` then ``_INTEREST``: a ``contains()`` per word and node costs more).
 _SCAN = etree.XPath(
     "descendant-or-self::h1 | descendant-or-self::h2 | descendant-or-self::time[@datetime]"
     " | descendant::text()[not(parent::script) and not(parent::style)]"
-    "[contains(., '19') or contains(., '20') or contains(., '来源') or contains(., '作者')"
-    " or contains(., '记者') or contains(., '责任编辑') or contains(., '刚刚')"
-    " or contains(., '前') or contains(., '昨天')]"
 )
+#: The text nodes that count in ``Scan`` positions.
+_MAYBE = re.compile("19|20|来源|作者|记者|责任编辑|刚刚|前|昨天")
 
 
 def region(title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
@@ -227,8 +216,12 @@ def scan(page: Page, title_el: HtmlElement | None, within: HtmlElement | None = 
             within = page.root
     memo: dict[Any, bool] = {}
     seen: set[Any] = set()
-    for pos, hit in enumerate(_SCAN(within)):
+    pos = -1
+    for hit in _SCAN(within):
         if isinstance(hit, str):
+            if _MAYBE.search(hit) is None:
+                continue
+            pos += 1
             owner = hit.getparent()  # type: ignore[attr-defined]
             if owner is not None and hit.is_tail:  # type: ignore[attr-defined]
                 owner = owner.getparent()
@@ -240,7 +233,9 @@ def scan(page: Page, title_el: HtmlElement | None, within: HtmlElement | None = 
             whole = text_of(owner)
             text = whole if len(whole) <= _SHORT * 2 else clean(hit)
             out.lines.append(Line(pos, text, owner))
-        elif hit is title_el:
+            continue
+        pos += 1
+        if hit is title_el:
             out.title_pos = pos
         elif hit.tag == "time" and not _off_article(hit, memo):
             out.time_tags.append((pos, hit))
@@ -285,15 +280,21 @@ def url_date(url: str) -> date | None:
         return None
 
 
-def _beside_article_link(el: HtmlElement, url: str) -> bool:
+def _beside_article_link(el: HtmlElement, url: str, other_article: dict[str, bool]) -> bool:
     """A time printed next to a link to another article is that article's time (a list item
-    whose block no class name gives away)."""
+    whose block no class name gives away). ``other_article`` caches, per href, whether it
+    links to another article (one page repeats its hrefs)."""
     parent = el.getparent()
     small = parent is not None and len(parent) <= 6 and len(parent.text_content()) <= 160
     for box in (el, parent) if small else (el,):
         for a in box.iter("a"):
-            href = urljoin(url, (a.get("href") or "").strip())
-            if href.split("#")[0] != url and link_kind(href) in _ARTICLE_KINDS:
+            raw = a.get("href") or ""
+            other = other_article.get(raw)
+            if other is None:
+                href = urljoin(url, raw.strip())
+                other = href.split("#")[0] != url and link_kind(href) in _ARTICLE_KINDS
+                other_article[raw] = other
+            if other:
                 return True
     return False
 
@@ -326,16 +327,20 @@ def _candidates(
         at = _at(raw)
         if at is not None:
             found.append(_Candidate(at, raw, "json-ld", 2, precise=_has_clock(raw)))
+    other_article: dict[str, bool] = {}
     for line in scanned.lines:
         dist = _distance(line.pos, scanned.title_pos)
         short = len(line.text) <= _SHORT
+        # a date inside prose is what the story is about, not when
+        printed = [m for m in _PRINTED.finditer(line.text) if short or m["label"]]
+        ago = _RELATIVE.search(line.text) if fetched_at is not None and short else None
+        if not printed and ago is None:
+            continue
         if (short or "前" in line.text or "昨天" in line.text) and _beside_article_link(
-            line.element, url
+            line.element, url, other_article
         ):
             continue
-        for m in _PRINTED.finditer(line.text):
-            if not short and not m["label"]:
-                continue  # a date inside prose is what the story is about, not when
+        for m in printed:
             raw = m["date"]
             if not _has_clock(raw) and _WEEKDAY.match(line.text, m.end()):
                 continue  # "2025年11月24日 星期一": a masthead's today, not a publication time
@@ -343,12 +348,10 @@ def _candidates(
             if at is not None:
                 clock = _has_clock(raw)
                 found.append(_Candidate(at, raw, "time-near-title", 3, dist, clock, line))
-        if fetched_at is not None and short:
-            ago = _RELATIVE.search(line.text)
-            if ago:
-                at = parse_datetime(ago.group(0), fetched_at)
-                if at is not None:
-                    found.append(_Candidate(at, ago.group(0), "relative-time", 4, dist, True, line))
+        if ago is not None:
+            at = parse_datetime(ago.group(0), fetched_at)
+            if at is not None:
+                found.append(_Candidate(at, ago.group(0), "relative-time", 4, dist, True, line))
     return found
 
 

@@ -8,7 +8,7 @@ every template (body text, images, pager, related lists, meta tags) is read afte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -156,6 +156,29 @@ def text_of(el: HtmlElement | None) -> str:
     parts: list[str] = []
     _collect(el, parts)
     return clean("".join(parts))
+
+
+def marked_upwards(
+    el: HtmlElement | None, marked: Callable[[HtmlElement], bool], memo: dict[HtmlElement, bool]
+) -> bool:
+    """Whether ``el`` or one of its ancestors is ``marked``. ``memo`` keeps the verdict of
+    every element passed on the way up, for the next element of the same page."""
+    chain = []
+    verdict = False
+    node = el
+    while node is not None:
+        known = memo.get(node)
+        if known is not None:
+            verdict = known
+            break
+        chain.append(node)
+        if marked(node):
+            verdict = True
+            break
+        node = node.getparent()
+    for n in chain:
+        memo[n] = verdict
+    return verdict
 
 
 def link_of(el: HtmlElement | None) -> HtmlElement | None:

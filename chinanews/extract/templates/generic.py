@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from chinanews.dates import BEIJING, to_iso
-from chinanews.extract.templates.base import Located, Page, http_href, text_of
+from chinanews.extract.templates.base import Located, Page, http_href, marked_upwards, text_of
 from chinanews.extract.text import (
     clean,
     clean_or_none,
@@ -31,8 +31,9 @@ from chinanews.extract.text import (
 _PARAGRAPHS = etree.XPath("//p")
 _TITLE = etree.XPath("//title")
 _TIME_TAG = etree.XPath("//time[@datetime]")
+#: Elements whose own text has 来源 (read from the text nodes up: one test per text node).
 _SOURCE_LABEL = etree.XPath(
-    "//*[not(self::script) and not(self::style)][text()[contains(., '来源')]]"
+    "//text()[contains(., '来源')]/parent::*[not(self::script) and not(self::style)]"
 )
 _JSON_LD = etree.XPath("//script[@type='application/ld+json' or @type='application/json+ld']")
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
@@ -56,14 +57,16 @@ _MIN_SHORT = 40  # ... or a page with a heading and a printed publication time
 _CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
 
 
-def _in_chrome(element: Any) -> bool:
-    for ancestor in element.iterancestors():
-        marks = f"{ancestor.get('id', '')} {ancestor.get('class', '')}"
-        if ancestor.tag in ("footer", "nav", "header", "aside") or (
-            marks.strip() and _CHROME.search(marks)
-        ):
-            return True
-    return False
+def _chrome(node: Any) -> bool:
+    marks = f"{node.get('id', '')} {node.get('class', '')}"
+    return node.tag in ("footer", "nav", "header", "aside") or bool(
+        marks.strip() and _CHROME.search(marks)
+    )
+
+
+def _in_chrome(element: Any, memo: dict[Any, bool]) -> bool:
+    """Whether an ancestor of ``element`` is page chrome (``memo``: see ``marked_upwards``)."""
+    return marked_upwards(element.getparent(), _chrome, memo)
 
 
 def read_json_ld(page: Page) -> list[dict[str, Any]]:
@@ -134,7 +137,7 @@ _LOOSE_TAGS = ("div", "section", "article", "main", "td")
 _INLINE = frozenset({"span", "strong", "b", "em", "i", "font", "u"})
 
 
-def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
+def _loose_text_block(page: Page, chrome: dict[Any, bool]) -> tuple[Any, int, list[Any]]:
     """The element holding the most text of its own, not in ``<p>`` (text runs split by
     ``<br>``, inline tags): a short item written without paragraphs."""
     best, size = None, 0
@@ -144,7 +147,7 @@ def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
             if isinstance(child.tag, str) and child.tag in _INLINE:
                 own += len(clean(child.text_content()))
             own += len(clean(child.tail))
-        if own > size and not _in_chrome(el):
+        if own > size and not _in_chrome(el, chrome):
             best, size = el, own
     return best, size, []
 
@@ -160,19 +163,20 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
     and no image (the heading, the info line, an ad) are left out. Lists of links and
     related-news headings inside the block are left out too."""
     scores: dict[Any, int] = {}
+    chrome: dict[Any, bool] = {}
     for p in _PARAGRAPHS(page.root):
         parent = p.getparent()
-        if parent is None or _in_chrome(p):
+        if parent is None or _in_chrome(p, chrome):
             continue
         size = len(p.text_content().strip())
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
-        return _loose_text_block(page)
+        return _loose_text_block(page, chrome)
     best = max(scores, key=scores.__getitem__)
     size = scores[best]
     if size < _MIN_BLOCK:
-        loose = _loose_text_block(page)
+        loose = _loose_text_block(page, chrome)
         if loose[1] > size:
             return loose
     skip: list[Any] = []
