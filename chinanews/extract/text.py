@@ -107,11 +107,12 @@ def language_of(text: str) -> str | None:
     """``zh`` when CJK characters (each about a word) outnumber Latin words, else ``en``;
     None without any letters."""
     sample = text[:4000]
-    cjk = len(_CJK.findall(sample))
     latin = len(_LATIN_WORD.findall(sample))
-    if not cjk and not latin:
-        return None
-    return "zh" if cjk >= latin else "en"
+    # count CJK characters only until they match the Latin words (Chinese text has few)
+    for cjk, _ in enumerate(_CJK.finditer(sample), 1):
+        if cjk >= latin:
+            return "zh"
+    return "en" if latin else None
 
 
 def date_pair(text: str | None) -> tuple[str | None, str | None]:
