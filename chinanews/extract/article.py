@@ -26,7 +26,7 @@ from chinanews.extract.fields import (
     scan,
     title_element,
 )
-from chinanews.extract.html import UrlJoiner, base_url, decode, looks_binary, parse, sanitise
+from chinanews.extract.html import decode, looks_binary, parse, sanitise
 from chinanews.extract.links import (
     LABELS,
     collect_links,
@@ -112,7 +112,7 @@ def _extract(
     if root is None:
         return ArticleExtraction(None, NOT_ARTICLE, ArticleLinks())
     page = Page(root, url)
-    join = UrlJoiner(base_url(root, url))
+    join = page.join
     meta = read_meta(page)
     ld = generic.ld_article(page)
     located = locate(page)

@@ -47,7 +47,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -280,27 +279,28 @@ def url_date(url: str) -> date | None:
         return None
 
 
-def _beside_article_link(el: HtmlElement, url: str, other_article: dict[str, bool]) -> bool:
+def _beside_article_link(el: HtmlElement, page: Page, other_article: dict[str, bool]) -> bool:
     """A time printed next to a link to another article is that article's time (a list item
-    whose block no class name gives away). ``other_article`` caches, per href, whether it
-    links to another article (one page repeats its hrefs)."""
+    whose block no class name gives away). ``other_article`` caches, per URL, whether it is
+    another article's (one page repeats its links)."""
     parent = el.getparent()
     small = parent is not None and len(parent) <= 6 and len(parent.text_content()) <= 160
     for box in (el, parent) if small else (el,):
         for a in box.iter("a"):
-            raw = a.get("href") or ""
-            other = other_article.get(raw)
+            href = page.join(a.get("href"))
+            if href is None:
+                continue
+            other = other_article.get(href)
             if other is None:
-                href = urljoin(url, raw.strip())
-                other = href.split("#")[0] != url and link_kind(href) in _ARTICLE_KINDS
-                other_article[raw] = other
+                other = href != page.url and link_kind(href) in _ARTICLE_KINDS
+                other_article[href] = other
             if other:
                 return True
     return False
 
 
 def _candidates(
-    url: str,
+    page: Page,
     scanned: Scan,
     meta: dict[str, str],
     ld: dict[str, Any],
@@ -337,7 +337,7 @@ def _candidates(
         if not printed and ago is None:
             continue
         if (short or "前" in line.text or "昨天" in line.text) and _beside_article_link(
-            line.element, url, other_article
+            line.element, page, other_article
         ):
             continue
         for m in printed:
@@ -380,7 +380,7 @@ def choose_time(
     latest = now + timedelta(days=1)
     notes: list[str] = []
     day = url_date(page.url)
-    candidates = _candidates(page.url, scanned, meta, ld, fetched_at)
+    candidates = _candidates(page, scanned, meta, ld, fetched_at)
     if given is not None:
         at = _at(given)
         if at is not None and EARLIEST <= at <= latest:

@@ -9,25 +9,62 @@ from __future__ import annotations
 import codecs
 import copy
 import re
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, defs
 from lxml_html_clean import Cleaner
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
 
-_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+# lxml.html's own parser asks a Python function for the class of every element Python touches
+# (forms get their own classes, unused here); this lookup stays in C: all are HtmlElement
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
+    )
+)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
-_CLEANER = Cleaner(
+
+class _Cleaner(Cleaner):
+    """lxml_html_clean's ``Cleaner`` with its ``javascript`` pass narrowed to what is left to
+    check. That pass deletes ``on*`` attributes and blanks script URLs in every link attribute,
+    ``<style>`` and ``style=``, walking the tree three times. Here only ``safe_attrs`` survive
+    (no ``on*``, no ``style=``) and ``<style>`` goes whole, so the same URL rule
+    (``_remove_javascript_link``) runs once, after cleaning, on the link attributes of
+    ``safe_attrs`` (``href``, ``src``)."""
+
+    def __init__(self, *, safe_attrs: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(
+            javascript=False,
+            safe_attrs_only=True,
+            safe_attrs=safe_attrs,
+            style=True,
+            inline_style=True,
+            **kwargs,
+        )
+        self.link_attrs = tuple(sorted(safe_attrs & defs.link_attrs))
+
+    def __call__(self, doc: Any) -> None:
+        super().__call__(doc)
+        for el in doc.iter(etree.Element):
+            for name in self.link_attrs:
+                link = el.get(name)
+                if link is not None:
+                    # as ``rewrite_links`` does: the stripped link, or "" for a script URL
+                    new = self._remove_javascript_link(link.strip())  # type: ignore[attr-defined]
+                    if new != link:
+                        el.set(name, new)
+
+
+_CLEANER = _Cleaner(
     scripts=True,
-    javascript=True,
     comments=True,
-    style=True,
-    inline_style=True,
     links=True,
     meta=True,
     page_structure=False,
@@ -40,7 +77,6 @@ _CLEANER = Cleaner(
     # (<portal src>, <x:script>) are unwrapped, their text kept: none loads anything then.
     kill_tags=frozenset({"base"}),
     remove_unknown_tags=True,
-    safe_attrs_only=True,
     safe_attrs=frozenset(
         {"href", "src", "alt", "title", "width", "height", "colspan", "rowspan", "class", "id"}
     ),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from chinanews.extract.html import HtmlElement
+from chinanews.extract.html import HtmlElement, UrlJoiner, base_url
 from chinanews.extract.text import (
     clean,
     clean_or_none,
@@ -28,9 +28,10 @@ _H1 = etree.XPath("//h1")
 
 
 class Page:
-    """One parsed page and an index of its ids and class tokens, built in two XPath passes."""
+    """One parsed page and an index of its ids and class tokens, built in two XPath passes,
+    with the joiner that makes its links absolute (``join``, one cache for every reader)."""
 
-    __slots__ = ("_classes", "_h1", "_ids", "root", "url")
+    __slots__ = ("_classes", "_h1", "_ids", "_join", "root", "url")
 
     def __init__(self, root: HtmlElement, url: str) -> None:
         self.root = root
@@ -38,6 +39,14 @@ class Page:
         self._ids: dict[str, HtmlElement] | None = None
         self._classes: dict[str, list[HtmlElement]] | None = None
         self._h1: list[HtmlElement] | None = None
+        self._join: UrlJoiner | None = None
+
+    @property
+    def join(self) -> UrlJoiner:
+        """Absolutises hrefs against the page URL or its ``<base href>``."""
+        if self._join is None:
+            self._join = UrlJoiner(base_url(self.root, self.url))
+        return self._join
 
     @property
     def ids(self) -> dict[str, HtmlElement]:
