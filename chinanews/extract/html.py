@@ -307,7 +307,7 @@ def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -
             if absolute:
                 a.set("href", absolute)
     try:
-        wrapper = lxml.html.Element("div")
+        wrapper = _PARSER.makeelement("div")  # of this parser: element classes looked up in C
         wrapper.append(clone)
         _CLEANER(wrapper)
         if len(wrapper) == 0:
