@@ -146,8 +146,11 @@ class _Candidate:
     line: Line | None = None
 
 
-#: Elements of the body whose own text is ``$t`` (one XPath pass in C).
-_OWN_TEXT = etree.XPath("//body//*[normalize-space(text()) = $t]")
+#: Elements of the body whose own (first) text is ``$t`` (one XPath pass in C, from the text
+#: nodes up: one test per text node).
+_OWN_TEXT = etree.XPath(
+    "//body//text()[normalize-space() = $t]/parent::*[ancestor::body][normalize-space(text()) = $t]"
+)
 
 
 def title_element(page: Page, title: str | None) -> HtmlElement | None:
