@@ -10,7 +10,7 @@ import codecs
 import copy
 import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
@@ -31,13 +31,31 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
+#: Schemes that run code or smuggle content in a link (``javascript:`` and its kin, ``data:``
+#: except raster images, ``about:``), read as browsers read them: after percent- and
+#: plus-decoding, without whitespace or control characters, in any case.
+_SCRIPT_SCHEME = re.compile(r"(javascript|jscript|livescript|vbscript|data|about|mocha):", re.I)
+_SAFE_DATA_IMAGE = re.compile(r"data:image/(?!.{0,255}?(?:xml|svg))(.{1,255}?);base64,", re.I)
+_LINK_NOISE = re.compile(r"[\s\x00-\x08\x0b\x0c\x0e-\x19]+")
+
+
+def script_link(link: str) -> bool:
+    """Whether a link is a script or content URL that ``body_html`` must not keep: each
+    such scheme counts unless it opens a base64 raster image (SVG and XML images can hold
+    scripts)."""
+    text = _LINK_NOISE.sub("", unquote_plus(link))
+    return len(_SCRIPT_SCHEME.findall(text)) > len(_SAFE_DATA_IMAGE.findall(text)) or bool(
+        re.search(r"data:image/[^;,]{0,255}?(?:xml|svg)", text, re.I)
+    )
+
+
 class _Cleaner(Cleaner):
     """lxml_html_clean's ``Cleaner`` with its ``javascript`` pass narrowed to what is left to
     check. That pass deletes ``on*`` attributes and blanks script URLs in every link attribute,
     ``<style>`` and ``style=``, walking the tree three times. Here only ``safe_attrs`` survive
-    (no ``on*``, no ``style=``) and ``<style>`` goes whole, so the same URL rule
-    (``_remove_javascript_link``) runs once, after cleaning, on the link attributes of
-    ``safe_attrs`` (``href``, ``src``)."""
+    (no ``on*``, no ``style=``) and ``<style>`` goes whole, so one rule of ours
+    (``script_link``) runs once, after cleaning, on the link attributes of ``safe_attrs``
+    (``href``, ``src``)."""
 
     def __init__(self, *, safe_attrs: frozenset[str], **kwargs: Any) -> None:
         super().__init__(
@@ -57,7 +75,7 @@ class _Cleaner(Cleaner):
                 link = el.get(name)
                 if link is not None:
                     # as ``rewrite_links`` does: the stripped link, or "" for a script URL
-                    new = self._remove_javascript_link(link.strip())  # type: ignore[attr-defined]
+                    new = "" if script_link(link) else link.strip()
                     if new != link:
                         el.set(name, new)
 
