@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.extraction import replace_section  # noqa: E402
-from chinanews import settings as project_settings  # noqa: E402
+from chinanews.identity import PRODUCT  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = sys.executable
@@ -66,7 +66,7 @@ COMMON = {
     "TELNETCONSOLE_ENABLED": "False",
     "LOG_LEVEL": "INFO",
     "LOGSTATS_INTERVAL": "5",
-    "USER_AGENT": project_settings.USER_AGENT,
+    "USER_AGENT": PRODUCT,
 }
 _LOGSTATS = re.compile(r"Crawled (\d+) pages")
 

@@ -379,6 +379,53 @@ class Elsewhere(Kind):
         return None
 
 
+class Choice(Kind):
+    """One of a few words."""
+
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+
+    @property
+    def accepts(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def problem(self, settings: BaseSettings, name: str, raw: Any) -> str | None:
+        text = str(raw).strip().lower()
+        return None if text in self.choices else f"is not {self.accepts}"
+
+
+class Ages(Kind):
+    """Increasing ages (``1h,6h,24h,72h``), or ``none`` (``chinanews.recheck``)."""
+
+    @property
+    def accepts(self) -> str:
+        return "increasing ages such as 1h,6h,24h,72h (units s, m, h, d), or none"
+
+    def problem(self, settings: BaseSettings, name: str, raw: Any) -> str | None:
+        from chinanews.recheck import parse_schedule
+
+        try:
+            parse_schedule(raw)
+        except ValueError:
+            return f"is not {self.accepts}"
+        return None
+
+
+class Contact(Kind):
+    """A URL or an e-mail address (``chinanews.identity``)."""
+
+    @property
+    def accepts(self) -> str:
+        return "a URL (https://…) or an e-mail address"
+
+    def problem(self, settings: BaseSettings, name: str, raw: Any) -> str | None:
+        from chinanews.identity import contact_problem
+
+        if not isinstance(raw, str) or _control(raw):
+            return f"is not {self.accepts}"
+        return contact_problem(raw)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting of ours: its kind and a value that works (for the message's example,
@@ -425,6 +472,10 @@ TABLE: Mapping[str, Setting] = {
     # The lake (chinanews.lake).
     "CHINANEWS_LAKE": Setting(Lake(), "s3://bucket/prefix"),
     "CHINANEWS_LAKE_BATCH_ITEM_COUNT": Setting(Int(minimum=0), "10000"),
+    # What a scheduled run fetches again (chinanews.recheck), and who asks (chinanews.identity).
+    "CHINANEWS_RECHECK": Setting(Choice("none", "due", "all"), "due"),
+    "CHINANEWS_RECHECK_AFTER": Setting(Ages(), "1h,6h,24h,72h"),
+    "CHINANEWS_CONTACT": Setting(Contact(), "https://data.example.com/crawler"),
     # Rendering (chinanews.rendering); the browser itself is checked when rendering is on.
     "CHINANEWS_BROWSER_PATH": Setting(PathSetting(check_existing=False), "/usr/bin/chromium"),
     "CHINANEWS_RENDER_TIMEOUT": Setting(Float(positive=True), "10"),

@@ -17,11 +17,12 @@ outputs (``BufferedIndex``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +51,28 @@ CREATE TABLE IF NOT EXISTS seen (
 CREATE INDEX IF NOT EXISTS seen_content_hash ON seen (content_hash);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
+CREATE TABLE IF NOT EXISTS lists (
+    url TEXT PRIMARY KEY,
+    newest_at TEXT,
+    pages INTEGER NOT NULL DEFAULT 1,
+    walked_at TEXT NOT NULL
+);
 """
+
+#: Columns schema version 2 added to ``seen``: each article's fetches (re-check schedule,
+#: conditional requests, list entries; ``chinanews.recheck``).
+FETCH_COLUMNS = (
+    ("first_fetched", "TEXT"),
+    ("last_fetched", "TEXT"),
+    ("etag", "TEXT"),
+    ("last_modified", "TEXT"),
+    ("last_check", "TEXT"),
+    ("checks", "INTEGER NOT NULL DEFAULT 0"),
+    ("listings", "TEXT"),
+)
+SCHEMA_VERSION = 2
+#: List-entry fingerprints kept per article (the newest).
+MAX_LISTINGS = 16
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,59 @@ class Seen:
     content_hash: str | None
     version: int
     duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What one download of an article said beside its content: when, by the server's clock
+    (its ``Date``; UTC, ISO 8601), and its validators as sent."""
+
+    fetched_at: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """An article's fetches, as the index keeps them: the first and the last (server's
+    clock), the last validators, how the last check ended (``new``, ``changed``,
+    ``unchanged``, ``not_modified``), how many fetches there were, and the list entries seen."""
+
+    first_fetched: str | None
+    last_fetched: str | None
+    etag: str | None
+    last_modified: str | None
+    last_check: str | None
+    checks: int
+    listings: frozenset[str]
+
+    def after(self, fetch: Fetch, outcome: str) -> FetchState:
+        return FetchState(
+            self.first_fetched or fetch.fetched_at,
+            fetch.fetched_at,
+            fetch.etag,
+            fetch.last_modified,
+            outcome,
+            self.checks + 1,
+            self.listings,
+        )
+
+    def listed(self, listings: Iterable[str]) -> FetchState:
+        return dataclasses.replace(self, listings=self.listings | frozenset(listings))
+
+
+NO_FETCH = FetchState(None, None, None, None, None, 0, frozenset())
+
+
+@dataclass(frozen=True)
+class ListMark:
+    """What the last walk of a list saw: the newest time an entry showed, and how many
+    pages it walked."""
+
+    url: str
+    newest_at: str | None
+    pages: int
+    walked_at: str
 
 
 @dataclass(frozen=True)
@@ -74,9 +149,25 @@ class Row:
     signature: bytes | None
     published_at: str | None
     seen_at: str
+    #: The download that gave this content, and what it meant (``new``, ``changed``).
+    fetch: Fetch | None = None
+    outcome: str | None = None
 
     def seen(self) -> Seen:
         return Seen(self.key, self.url, self.content_hash, self.version, self.duplicate_of)
+
+
+@dataclass
+class Ready:
+    """What a checkpoint commits: article rows whose outputs hold them, checks of known
+    articles (their content unchanged), list marks."""
+
+    rows: dict[str, Row]
+    checks: dict[str, tuple[Fetch, str]]
+    lists: dict[str, ListMark]
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def _now() -> str:
@@ -101,6 +192,15 @@ class BufferedIndex:
         #: Unsaved originals (not duplicates) by content hash.
         self._unsaved_hashes: dict[str, str] = {}
         self._ready: list[str] = []
+        #: Checks of known articles, by key: ready at once (their content is in the outputs).
+        self._checks: dict[str, tuple[Fetch, str]] = {}
+        self._lists: dict[str, ListMark] = {}
+        #: Fetch states read from the backend in this crawl.
+        self._states: dict[str, FetchState] = {}
+        #: List entries seen in this crawl, by key, written with the article's next fetch.
+        self._listed: dict[str, set[str]] = {}
+        #: Keys whose fetch this crawl has committed.
+        self._fetched: set[str] = set()
 
     # -- the backend's part -----------------------------------------------------------
 
@@ -113,11 +213,33 @@ class BufferedIndex:
     def _load_original(self, content_hash: str, other_than: str) -> str | None:
         raise NotImplementedError
 
+    def _load_fetch(self, key: str) -> FetchState | None:
+        raise NotImplementedError
+
+    def _load_list(self, url: str) -> ListMark | None:
+        raise NotImplementedError
+
     def _save(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(key, url, first fetched, last fetched) of every original article committed."""
+        raise NotImplementedError
+
+    def _save_fetches(self, fetches: dict[str, FetchState], lists: list[ListMark]) -> None:
         raise NotImplementedError
 
     def _count(self) -> int:
         raise NotImplementedError
+
+    def _write(
+        self, rows: list[Row], fetches: dict[str, FetchState], lists: list[ListMark]
+    ) -> None:
+        """Write one commit (the SQLite index does it in one transaction)."""
+        if rows:
+            self._save(rows)
+        if fetches or lists:
+            self._save_fetches(fetches, lists)
 
     # -- reads: what this crawl recorded first, then the backend --------------------------
 
@@ -148,6 +270,30 @@ class BufferedIndex:
             return row.url
         return self._load_original(content_hash, other_than)
 
+    def fetch_state(self, key: str) -> FetchState:
+        """The article's fetches as committed by earlier checkpoints and runs (``NO_FETCH``
+        for an article never fetched, or recorded before the index kept fetches)."""
+        state = self._states.get(key)
+        if state is None:
+            state = self._load_fetch(key) or NO_FETCH
+            self._states[key] = state
+        row = self._unsaved.get(key)
+        if row is not None and state.last_fetched is None:
+            # Recorded in this crawl, not committed yet: fetched now, as far as a re-check goes.
+            fetched = row.fetch.fetched_at if row.fetch is not None else row.seen_at
+            return dataclasses.replace(state, first_fetched=fetched, last_fetched=fetched)
+        return state
+
+    def originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(key, url, first fetched, last fetched) of every original (not a duplicate)
+        article committed, for the re-check schedule (``chinanews.recheck``): one pass over
+        the index."""
+        return self._originals()
+
+    def list_mark(self, url: str) -> ListMark | None:
+        """What the last committed walk of the list at ``url`` saw."""
+        return self._load_list(url)
+
     # -- writes -----------------------------------------------------------------------
 
     def record(
@@ -160,10 +306,23 @@ class BufferedIndex:
         duplicate_of: str | None = None,
         signature: bytes | None = None,
         published_at: str | None = None,
+        fetch: Fetch | None = None,
+        outcome: str | None = None,
     ) -> None:
         """Remember an article for this crawl; it is written at the first commit after
-        ``ready(key)``."""
-        row = Row(key, url, content_hash, version, duplicate_of, signature, published_at, _now())
+        ``ready(key)``, with ``fetch``, the download that gave it, when there was one."""
+        row = Row(
+            key,
+            url,
+            content_hash,
+            version,
+            duplicate_of,
+            signature,
+            published_at,
+            _now(),
+            fetch,
+            outcome or ("new" if version == 1 else "changed"),
+        )
         self._unsaved[key] = row
         if content_hash and duplicate_of is None:
             self._unsaved_hashes.setdefault(content_hash, key)
@@ -173,19 +332,49 @@ class BufferedIndex:
         if key in self._unsaved:
             self._ready.append(key)
 
-    def take_ready(self) -> dict[str, Row]:
-        """The rows made ready so far, for a checkpoint to ``commit`` once the outputs are
-        durable (rows made ready meanwhile wait for the next one)."""
+    def note_check(self, key: str, fetch: Fetch, outcome: str) -> None:
+        """A known article was fetched again and its content had not changed (``unchanged``:
+        the same body; ``not_modified``: a 304): ready for the next checkpoint at once."""
+        self._checks[key] = (fetch, outcome)
+
+    def note_listing(self, key: str, fingerprint: str) -> None:
+        """A list entry for ``key`` showed ``fingerprint`` (``chinanews.recheck.listing``).
+        It is written with the article's fetch in this crawl, once that is committed: an
+        entry that changed with the article is not marked seen before the change is in the
+        outputs."""
+        self._listed.setdefault(key, set()).add(fingerprint)
+
+    def note_list(self, mark: ListMark) -> None:
+        """What this crawl's walk of a list saw (committed at the next checkpoint; this
+        crawl's ``list_mark`` still answers with the earlier walk's)."""
+        self._lists[mark.url] = mark
+
+    def take_ready(self) -> Ready:
+        """What was made ready so far, for a checkpoint to ``commit`` once the outputs are
+        durable (what is made ready meanwhile waits for the next one)."""
         rows = {k: self._unsaved[k] for k in self._ready if k in self._unsaved}
         self._ready = []
-        return rows
+        ready = Ready(rows, self._checks, self._lists)
+        self._checks, self._lists = {}, {}
+        return ready
 
-    def commit(self, rows: dict[str, Row] | None = None) -> int:
-        """Write ``rows`` (default: every ready row); the number written."""
-        if rows is None:
-            rows = self.take_ready()
-        if rows:
-            self._save(list(rows.values()))
+    def commit(self, ready: Ready | None = None) -> int:
+        """Write ``ready`` (default: everything ready now); the number of article rows."""
+        if ready is None:
+            ready = self.take_ready()
+        rows = ready.rows
+        fetches: dict[str, FetchState] = {}
+        for key, row in rows.items():
+            if row.fetch is not None:
+                fetches[key] = self.fetch_state(key).after(row.fetch, row.outcome or "new")
+        for key, (fetch, outcome) in ready.checks.items():
+            fetches[key] = self.fetch_state(key).after(fetch, outcome)
+        self._fetched.update(fetches)
+        for key in [k for k in self._listed if k in self._fetched]:
+            fetches[key] = fetches.get(key, self.fetch_state(key)).listed(self._listed.pop(key))
+        if rows or fetches or ready.lists:
+            self._write(list(rows.values()), fetches, list(ready.lists.values()))
+            self._states.update(fetches)
         for key, row in rows.items():
             if self._unsaved.get(key) is row:  # not recorded again meanwhile
                 del self._unsaved[key]
@@ -220,6 +409,20 @@ class ArticleIndex(BufferedIndex):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Schema version 2: the fetch columns (an index of an earlier release gains them;
+        its articles count as never fetched until they are)."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(seen)")}
+        with self.db:
+            for name, kind in FETCH_COLUMNS:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE seen ADD COLUMN {name} {kind}")
+            self.db.execute(
+                "UPDATE meta SET value = ? WHERE name = 'schema_version' AND value < ?",
+                (str(SCHEMA_VERSION), str(SCHEMA_VERSION)),
+            )
 
     def _count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM seen").fetchone()[0])
@@ -235,6 +438,64 @@ class ArticleIndex(BufferedIndex):
         row = self.db.execute(f"SELECT {field} FROM seen WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
 
+    def _load_fetch(self, key: str) -> FetchState | None:
+        row = self.db.execute(
+            # An article recorded before the index kept fetches: first and last recorded.
+            "SELECT coalesce(first_fetched, first_seen), coalesce(last_fetched, last_seen), "
+            "etag, last_modified, last_check, checks, listings FROM seen WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        *head, checks, listings = row
+        return FetchState(*head, int(checks or 0), frozenset((listings or "").split()))
+
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        yield from self.db.execute(
+            "SELECT key, url, coalesce(first_fetched, first_seen), "
+            "coalesce(last_fetched, last_seen) FROM seen WHERE duplicate_of IS NULL"
+        )
+
+    def _load_list(self, url: str) -> ListMark | None:
+        row = self.db.execute(
+            "SELECT url, newest_at, pages, walked_at FROM lists WHERE url = ?", (url,)
+        ).fetchone()
+        return ListMark(row[0], row[1], int(row[2]), row[3]) if row else None
+
+    def _write(
+        self, rows: list[Row], fetches: dict[str, FetchState], lists: list[ListMark]
+    ) -> None:
+        with self.db:  # one transaction
+            self._save(rows)
+            self._save_fetches(fetches, lists)
+
+    def _save_fetches(self, fetches: dict[str, FetchState], lists: list[ListMark]) -> None:
+        # inside _write's transaction
+        self.db.executemany(
+            """UPDATE seen SET first_fetched = ?, last_fetched = ?, etag = ?,
+                 last_modified = ?, last_check = ?, checks = ?, listings = ?
+               WHERE key = ?""",
+            [
+                (
+                    f.first_fetched,
+                    f.last_fetched,
+                    f.etag,
+                    f.last_modified,
+                    f.last_check,
+                    f.checks,
+                    _listings(f.listings),
+                    key,
+                )
+                for key, f in fetches.items()
+            ],
+        )
+        self.db.executemany(
+            """INSERT INTO lists (url, newest_at, pages, walked_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (url) DO UPDATE SET newest_at = excluded.newest_at,
+                 pages = excluded.pages, walked_at = excluded.walked_at""",
+            [(m.url, m.newest_at, m.pages, m.walked_at) for m in lists],
+        )
+
     def _load_original(self, content_hash: str, other_than: str) -> str | None:
         row = self.db.execute(
             "SELECT url FROM seen WHERE content_hash = ? AND key != ? AND duplicate_of IS NULL LIMIT 1",
@@ -243,31 +504,31 @@ class ArticleIndex(BufferedIndex):
         return row[0] if row else None
 
     def _save(self, rows: list[Row]) -> None:
-        with self.db:  # one transaction
-            self.db.executemany(
-                """INSERT INTO seen (key, url, content_hash, version, duplicate_of, signature,
-                                     published_at, first_seen, last_seen)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (key) DO UPDATE SET
-                     url = excluded.url, content_hash = excluded.content_hash,
-                     version = excluded.version, duplicate_of = excluded.duplicate_of,
-                     signature = excluded.signature, published_at = excluded.published_at,
-                     last_seen = excluded.last_seen""",
-                [
-                    (
-                        r.key,
-                        r.url,
-                        r.content_hash,
-                        r.version,
-                        r.duplicate_of,
-                        r.signature,
-                        r.published_at,
-                        r.seen_at,
-                        r.seen_at,
-                    )
-                    for r in rows
-                ],
-            )
+        # inside _write's transaction
+        self.db.executemany(
+            """INSERT INTO seen (key, url, content_hash, version, duplicate_of, signature,
+                                 published_at, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET
+                 url = excluded.url, content_hash = excluded.content_hash,
+                 version = excluded.version, duplicate_of = excluded.duplicate_of,
+                 signature = excluded.signature, published_at = excluded.published_at,
+                 last_seen = excluded.last_seen""",
+            [
+                (
+                    r.key,
+                    r.url,
+                    r.content_hash,
+                    r.version,
+                    r.duplicate_of,
+                    r.signature,
+                    r.published_at,
+                    r.seen_at,
+                    r.seen_at,
+                )
+                for r in rows
+            ],
+        )
 
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         """(key, signature) of every original article, to rebuild the near-duplicate index."""
@@ -315,6 +576,80 @@ class RedisArticleIndex(BufferedIndex):
     def _load_field(self, key: str, field: str) -> str | None:
         value = self.redis.hget(self._seen(key), field)
         return value.decode() if value is not None else None
+
+    def _load_fetch(self, key: str) -> FetchState | None:
+        names = ("url", *(name for name, _ in FETCH_COLUMNS), "first_seen", "last_seen")
+        values = [
+            v.decode() if isinstance(v, bytes) else v
+            for v in self.redis.hmget(self._seen(key), *names)
+        ]
+        if values[0] is None:
+            return None
+        first, last, etag, modified, check, checks, listings, first_seen, last_seen = values[1:]
+        return FetchState(
+            first or first_seen or None,
+            last or last_seen or None,
+            etag or None,
+            modified or None,
+            check or None,
+            int(checks or 0),
+            frozenset((listings or "").split()),
+        )
+
+    def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        names = ("url", "duplicate_of", "first_fetched", "first_seen", "last_fetched", "last_seen")
+        start = len(self.prefix) + len(":seen:")
+        batch: list[bytes] = []
+
+        def rows(keys: list[bytes]) -> Iterator[tuple[str, str, str | None, str | None]]:
+            pipe = self.redis.pipeline(transaction=False)
+            for name in keys:
+                pipe.hmget(name, *names)
+            for name, values in zip(keys, pipe.execute(), strict=True):
+                url, duplicate_of, first, first_seen, last, last_seen = (
+                    v.decode() if v is not None else None for v in values
+                )
+                if url and not duplicate_of:
+                    yield name.decode()[start:], url, first or first_seen, last or last_seen
+
+        for name in self.redis.scan_iter(match=f"{self.prefix}:seen:*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                yield from rows(batch)
+                batch = []
+        if batch:
+            yield from rows(batch)
+
+    def _load_list(self, url: str) -> ListMark | None:
+        values = self.redis.hmget(f"{self.prefix}:list:{url}", "newest_at", "pages", "walked_at")
+        if values[2] is None:
+            return None
+        newest, pages, walked = (v.decode() if v is not None else None for v in values)
+        return ListMark(url, newest or None, int(pages or 1), str(walked))
+
+    def _save_fetches(self, fetches: dict[str, FetchState], lists: list[ListMark]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, f in fetches.items():
+            mapping = {
+                "first_fetched": f.first_fetched or "",
+                "last_fetched": f.last_fetched or "",
+                "etag": f.etag or "",
+                "last_modified": f.last_modified or "",
+                "last_check": f.last_check or "",
+                "checks": f.checks,
+                "listings": _listings(f.listings),
+            }
+            pipe.hset(self._seen(key), mapping=mapping)
+        for m in lists:
+            pipe.hset(
+                f"{self.prefix}:list:{m.url}",
+                mapping={
+                    "newest_at": m.newest_at or "",
+                    "pages": m.pages,
+                    "walked_at": m.walked_at,
+                },
+            )
+        pipe.execute()
 
     def _load_original(self, content_hash: str, other_than: str) -> str | None:
         value = self.redis.hget(f"{self.prefix}:hash:{content_hash}", "url")
@@ -380,6 +715,12 @@ class RedisArticleIndex(BufferedIndex):
     def close(self) -> None:
         """Close; rows never made ready are not written."""
         self.redis.close()
+
+
+def _listings(listings: frozenset[str]) -> str:
+    """The fingerprints kept, space-separated: the newest ``MAX_LISTINGS`` are enough to see
+    a list entry change (the set has no order; any are dropped once there are more)."""
+    return " ".join(sorted(listings)[-MAX_LISTINGS:])
 
 
 def redis_client(settings: Any) -> Any:
@@ -463,10 +804,14 @@ class CrawlState:
         self.near.add_many(signatures)
         loaded = len(signatures)
         self.emitted_this_run: dict[str, str] = {}
+        self._etag_warned = False
         #: Near-duplicate signatures computed for items still on their way to RecordPipeline.
         self.pending_signatures: dict[str, Any] = {}
         #: Index keys recorded for items still in the pipelines, by ``id(item)``.
         self._recorded: dict[int, str] = {}
+        #: What the last download of each article said, until its item is recorded (or
+        #: found unchanged), and the ETag the request sent, if any.
+        self._fetches: dict[str, tuple[Fetch, bytes | None]] = {}
         logger.info(
             "Article index %s: %d articles known from earlier crawls%s",
             self.index.path,
@@ -474,11 +819,41 @@ class CrawlState:
             " (fresh crawl: starting over)" if self.fresh else "",
         )
 
+    def fetched(self, key: str, fetch: Fetch, etag_sent: bytes | None = None) -> None:
+        """An article page was downloaded (``chinanews.recheck.Revalidate``): ``fetch`` goes
+        into the index with the article's record, or as a check when its content turns out
+        unchanged."""
+        self._fetches[key] = (fetch, etag_sent)
+
     def record(self, item: Any, key: str, **fields: Any) -> None:
-        """Record ``item`` under ``key`` in the index; the row is committed at the first
-        checkpoint after the item has left the pipelines (``left_pipelines``)."""
-        self.index.record(key, **fields)
+        """Record ``item`` under ``key`` in the index, with the download that gave it; the
+        row is committed at the first checkpoint after the item has left the pipelines
+        (``left_pipelines``)."""
+        fetch, _ = self._fetches.pop(key, (None, None))
+        self.index.record(key, fetch=fetch, **fields)
         self._recorded[id(item)] = key
+
+    def unchanged(self, key: str) -> None:
+        """A known article was downloaded again and its content had not changed: its check
+        is committed at the next checkpoint. An ETag that changed although the content did
+        not is counted (``chinanews/recheck/etag_changed``): that server's ETags save no
+        requests."""
+        fetch, etag_sent = self._fetches.pop(key, (None, None))
+        if fetch is None:
+            return
+        sent = etag_sent.decode("latin-1") if etag_sent is not None else None
+        if sent is not None and fetch.etag and fetch.etag != sent:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("chinanews/recheck/etag_changed")
+            if not self._etag_warned:
+                self._etag_warned = True
+                logger.warning(
+                    "An article came back unchanged with another ETag (%s): the server's "
+                    "ETags change without the content, so re-checks cost full downloads; "
+                    "said once",
+                    self.index.url_of(key) or key,
+                )
+        self.index.note_check(key, fetch, "unchanged")
 
     def left_pipelines(self, item: Any, *, durable: bool) -> None:
         """``item`` is out of the pipelines: in the outputs (``durable``: scraped, or dropped

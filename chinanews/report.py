@@ -157,7 +157,37 @@ def articles_found(stats: Mapping[str, Any]) -> int:
         stats.get("item_scraped_count", 0)
         + stats.get(f"{STAT}/incremental/unchanged", 0)
         + stats.get(f"{STAT}/incremental/skipped_known", 0)
+        + stats.get(f"{STAT}/recheck/not_modified", 0)
     )
+
+
+def requests_made(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the downloads went (``chinanews.recheck``): discovery (lists and feeds), new
+    articles, re-checks of known ones by outcome, other (an article's later pages, pages
+    rendered); and what was saved: known articles skipped as not due, those waiting for a
+    later re-check, list pages not walked."""
+    made = _group(stats, f"{STAT}/requests/")
+    return {
+        "total": sum(made.values()),
+        "discovery": made.get("discovery", 0),
+        "new": made.get("new", 0),
+        "recheck": made.get("recheck", 0),
+        "other": made.get("other", 0),
+        "recheck_outcomes": {
+            "not_modified": stats.get(f"{STAT}/recheck/not_modified", 0),
+            "unchanged": stats.get(f"{STAT}/incremental/unchanged", 0),
+            "changed": stats.get(f"{STAT}/incremental/changed", 0),
+        },
+        "recheck_reasons": {
+            reason: stats.get(f"{STAT}/recheck/{reason}", 0)
+            for reason in ("due", "listing_changed", "all")
+            if stats.get(f"{STAT}/recheck/{reason}", 0)
+        },
+        "skipped_not_due": stats.get(f"{STAT}/recheck/not_due", 0),
+        "waiting": stats.get(f"{STAT}/recheck/waiting", 0),
+        "list_pages_saved": stats.get(f"{STAT}/lists/pages_saved", 0),
+        "pagination_stopped": stats.get(f"{STAT}/lists/pagination_stopped", 0),
+    }
 
 
 def lost_for_want_of(stats: Mapping[str, Any], field: str) -> int:
@@ -326,6 +356,7 @@ def build_report(
         "dropped_by_reason": _group(stats, f"{STAT}/dropped/"),
         "duplicates_by_layer": _group(stats, f"{STAT}/duplicates/"),
         "incremental": _group(stats, f"{STAT}/incremental/"),
+        "requests": requests_made(stats),
         "no_article_by_reason": _group(stats, f"{STAT}/no_article/"),
         "lost_pages": _group(stats, f"{STAT}/lost/"),
         "sample": {
@@ -401,6 +432,17 @@ def format_summary(report: Mapping[str, Any]) -> str:
     ]
     if report["incremental"]:
         lines.append(f"  incremental: {report['incremental']}")
+    made = report.get("requests")
+    if made and made["total"]:
+        outcomes = made["recheck_outcomes"]
+        lines.append(
+            f"  requests: {made['total']} (discovery {made['discovery']}, new articles"
+            f" {made['new']}, re-checks {made['recheck']}: 304 {outcomes['not_modified']},"
+            f" unchanged {outcomes['unchanged']}, changed {outcomes['changed']}; other"
+            f" {made['other']}); known articles skipped as not due {made['skipped_not_due']},"
+            f" waiting for a later re-check {made['waiting']}; list pages saved"
+            f" {made['list_pages_saved']}"
+        )
     run = report.get("run") or {}
     if run:
         lines.append(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-from chinanews import __version__
-
 BOT_NAME = "chinanews"
 
 SPIDER_MODULES = ["chinanews.spiders"]
@@ -21,6 +19,8 @@ COMMANDS_MODULE = "chinanews.commands"
 ADDONS: dict[str, int] = {
     # Secrets of the settings (DATABASE_URL, REDIS_URL, AWS_*, …) never reach the log.
     "chinanews.logredact.RedactSecrets": 0,
+    # The User-Agent: the product token and the operator's contact (CHINANEWS_CONTACT).
+    "chinanews.identity.Identity": 0,
     # -s CHINANEWS_LAKE=<directory or s3://bucket/prefix> adds the Parquet lake feed (docs/lake.md).
     "chinanews.lake.addon.Lake": 0,
     # Headless Chromium through scrapy-playwright, unless -a render=never (docs/rendering.md).
@@ -32,9 +32,8 @@ ADDONS: dict[str, int] = {
 }
 
 # Crawl responsibly: say who we are, obey robots.txt, stay gentle per host.
-USER_AGENT = (
-    f"chinanews/{__version__} (news archive crawler; +https://github.com/chinanews/chinanews)"
-)
+# USER_AGENT: set by the chinanews.identity.Identity add-on from CHINANEWS_CONTACT (the
+# operator's URL or e-mail); -s USER_AGENT=… is sent as it is.
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -71,6 +70,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, fixed: every request waiting for a host's robots.txt obeys it.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "chinanews.middlewares.RobotsTxtMiddleware": 100,
+    # Counts each download by what it is for, makes re-checks of known articles conditional
+    # and ends them at a 304 (chinanews/recheck.py). Before the redirects (600) and after
+    # the retries (550) in the response's way: it sees what the server answered.
+    "chinanews.recheck.Revalidate": 580,
 }
 
 SPIDER_MIDDLEWARES = {

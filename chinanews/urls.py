@@ -300,6 +300,25 @@ class Link:
         return self.china_com or self.netloc in extra_netlocs
 
 
+_PAGER_PATH = re.compile(r"(?:/index(?:_\d+)?\.html?|/p/\d+/?)$")
+_PAGER_QUERY = re.compile(r"^(?:page|p|pageno|pn)$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=8_192)
+def list_key(url: str) -> str:
+    """One list's pages share this key: ``url`` without its page marker (``index.html``,
+    ``index_N.html``, ``/p/N``, a ``page=N`` parameter), scheme or fragment, so that a pager's
+    links can be told from other lists."""
+    parts = urlsplit(url)
+    path = _PAGER_PATH.sub("/", parts.path or "/")
+    query = "&".join(
+        sorted(
+            q for q in parts.query.split("&") if q and not _PAGER_QUERY.match(q.split("=", 1)[0])
+        )
+    )
+    return f"{_netloc(parts)}{path}?{query}"
+
+
 @functools.lru_cache(maxsize=32_768)
 def classify(url: str) -> Link | None:
     """``url`` split and matched once: its kind, article parts, channel, host and whether

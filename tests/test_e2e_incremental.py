@@ -1,6 +1,8 @@
-"""End to end, twice: the first crawl emits each story once and records the syndicated
-copies as duplicates; a second crawl of the same site, after the generator has published
-new articles and edited some, emits exactly the new and the changed ones."""
+"""End to end, on one index: the first crawl emits each story once and records the
+syndicated copies as duplicates; after the site has published new articles and edited some,
+a second crawl (no re-check due yet) emits exactly the new ones and leaves the edited ones
+waiting; a third, once the site's clock has passed the first re-check age, emits exactly
+the edited ones as their next version, with conditional requests."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -54,13 +57,18 @@ def two_runs(
         first_dir = tmp_path_factory.mktemp("run1")
         first = crawl(first_dir)
         requests_first = list(base.requests)
-        local.advance(new=5, edit=2)
+        local.advance(new=5, edit=2)  # 11 minutes later: no re-check due
         after = local.expected(base)
         second_dir = tmp_path_factory.mktemp("run2")
         second = crawl(second_dir)
         requests_second = list(base.requests[len(requests_first) :])
+        local.advance(minutes=61)  # the 1 h re-check is due for every article
+        third_dir = tmp_path_factory.mktemp("run3")
+        done = len(base.requests)
+        third = crawl(third_dir)
+        requests_third = list(base.requests[done:])
         hidden = {local.model.path_of(a.idx) for a in local.model.arts if a.feature == "hidden"}
-        fresh_dir = tmp_path_factory.mktemp("run3")
+        fresh_dir = tmp_path_factory.mktemp("run4")
         fresh = crawl(fresh_dir, "-a", "fresh=1")
     yield {
         "before": before,
@@ -69,8 +77,9 @@ def two_runs(
         "first_duplicates": read_jsonl(first_dir / "out.duplicates.jsonl"),
         "second": second,
         "second_duplicates": read_jsonl(second_dir / "out.duplicates.jsonl"),
+        "third": third,
         "fresh": fresh,
-        "requests": (requests_first, requests_second),
+        "requests": (requests_first, requests_second, requests_third),
         "hidden": hidden,
     }
     if request.param == "redis":
@@ -108,44 +117,66 @@ def test_syndicated_copies_are_recorded_as_duplicates(two_runs: dict[str, Any]) 
     ) == len(recorded)
 
 
-def test_the_second_crawl_emits_exactly_the_new_and_changed_articles(
-    two_runs: dict[str, Any],
-) -> None:
+def changed_urls(two_runs: dict[str, Any]) -> set[str]:
+    before, after = two_runs["before"], two_runs["after"]
+    return {u for u in after if u in before and after[u]["body"] != before[u]["body"]}
+
+
+def test_the_second_crawl_emits_exactly_the_new_articles(two_runs: dict[str, Any]) -> None:
     before, after = two_runs["before"], two_runs["after"]
     second: Crawl = two_runs["second"]
     assert second.returncode == 0, second.log[-3000:]
     new = {u for u in after if u not in before}
-    changed = {u for u in after if u in before and after[u]["body"] != before[u]["body"]}
     assert len(new) == 5
-    assert len(changed) == 2
-    assert {item["url"] for item in second.items} == new | changed
-    for item in second.items:
-        if item["url"] in changed:
-            first_version = next(i for i in two_runs["first"].items if i["url"] == item["url"])
-            assert item["version"] == 2
-            assert item["previous_content_hash"] == first_version["content_hash"]
-            assert item["content_hash"] != first_version["content_hash"]
-            assert item["body"] == after[item["url"]]["body"]
-        else:
-            assert item["version"] == 1
+    assert len(changed_urls(two_runs)) == 2
+    assert {item["url"] for item in second.items} == new
+    assert all(item["version"] == 1 for item in second.items)
     assert second.stat("chinanews/incremental/new") == 5
-    assert second.stat("chinanews/incremental/changed") == 2
-    assert second.stat("chinanews/incremental/unchanged") > 0
+    assert second.stat("chinanews/incremental/changed") == 0
+    # the edited articles are not due: they wait, and the report says how many wait
+    # (every original the first crawl emitted)
+    assert second.stat("chinanews/recheck/waiting") == len(two_runs["first"].items)
+    assert second.stat("chinanews/requests/recheck") == 0
     assert two_runs["second_duplicates"] == []
 
 
 def test_the_second_crawl_does_not_download_what_it_knows(two_runs: dict[str, Any]) -> None:
-    """Articles reached only through other articles' links (related, recommended, in-body)
-    are known by their URL: the second crawl does not fetch them again. List pages are
-    always fetched, and so are the articles they list, which is how edits are found."""
-    first_requests, second_requests = two_runs["requests"]
+    """Known articles are not fetched again before they are due, whether a list, a feed or
+    another article links them; a list walked before is walked no deeper than its news."""
+    first_requests, second_requests, _ = two_runs["requests"]
     hidden = two_runs["hidden"]
     assert hidden
     assert hidden <= set(first_requests)
     assert hidden.isdisjoint(second_requests)
-    assert two_runs["second"].stat("chinanews/incremental/skipped_known") > 0
-    lists = {p for p in first_requests if p.endswith("/") or "index_" in p}
-    assert lists and lists <= set(second_requests)
+    known = {urlsplit(u).path for u in two_runs["before"]}
+    assert known.isdisjoint(second_requests)
+    second = two_runs["second"]
+    assert second.stat("chinanews/incremental/skipped_known") > 0
+    assert second.stat("chinanews/recheck/not_due") > 0
+    first_pages = {p for p in first_requests if p.endswith("/")}
+    assert first_pages and first_pages <= set(second_requests)
+    assert len(second_requests) < len(first_requests) / 3  # lists, feeds and the 5 new
+
+
+def test_the_third_crawl_emits_the_edited_articles_once_due(two_runs: dict[str, Any]) -> None:
+    third: Crawl = two_runs["third"]
+    assert third.returncode == 0, third.log[-3000:]
+    changed = changed_urls(two_runs)
+    after = two_runs["after"]
+    assert {item["url"] for item in third.items} == changed
+    earlier = {i["url"]: i for i in two_runs["first"].items}
+    for item in third.items:
+        assert item["version"] == 2
+        assert item["previous_content_hash"] == earlier[item["url"]]["content_hash"]
+        assert item["body"] == after[item["url"]]["body"]
+    assert third.stat("chinanews/incremental/changed") == 2
+    # every known original was due: re-checked once, most with a 304 at no extraction cost
+    assert third.stat("chinanews/recheck/due") > 0
+    assert third.stat("chinanews/recheck/not_modified") > 0
+    assert third.stat("chinanews/incremental/unchanged") > 0
+    _, _, third_requests = two_runs["requests"]
+    articles = [p for p in third_requests if urlsplit(p).path in {urlsplit(u).path for u in after}]
+    assert [p for p, n in Counter(articles).items() if n > 1] == []  # each checked once
 
 
 def test_fresh_ignores_the_index(two_runs: dict[str, Any]) -> None:

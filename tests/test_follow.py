@@ -223,7 +223,7 @@ CASES = [
         ),
     ),
     Case(
-        "known articles: not through another article's links, yes through lists",
+        "known articles: not through another article's links before they are due",
         known=(ARTICLE,),
         links=(
             refused(ARTICLE, via="related"),
@@ -231,14 +231,17 @@ CASES = [
             refused(ARTICLE, via="body"),
             refused(ARTICLE, via="nav"),
             kept(OTHER_ARTICLE, via="related"),  # not known
-            kept(ARTICLE, via="list"),
         ),
         counts={SKIPPED_KNOWN: 4},
     ),
     Case(
-        "known articles: yes through feeds",
+        "known articles: through a list or feed entry never seen for them",
         known=(ARTICLE,),
-        links=(kept(ARTICLE, via="feed"),),
+        links=(
+            refused(ARTICLE, via="feed"),  # an entry that shows nothing: nothing changed
+            kept(ARTICLE, via="feed", listed_at="2025-11-24T21:00:00+08:00"),
+        ),
+        counts={SKIPPED_KNOWN: 1},
     ),
     Case(
         "known articles: a known mirror's id is known too",
@@ -269,7 +272,10 @@ CASES = [
         "resumed JOBDIR run: articles recorded before it began are only known",
         settings={"CHINANEWS_RECOVERING_SINCE": "2100-01-01T00:00:00+00:00"},
         known=(ARTICLE,),
-        links=(refused(ARTICLE, via="related"), kept(ARTICLE, via="list")),
+        links=(
+            refused(ARTICLE, via="related"),
+            kept(ARTICLE, via="list", listed_at="2025-11-24T21:00:00+08:00"),
+        ),
         counts={SKIPPED_KNOWN: 1},
     ),
     Case(
@@ -468,3 +474,166 @@ def test_a_held_mirror_still_obeys_the_rules_at_idle() -> None:
     rules.spider_idle()
     assert crawled == []
     assert counted(rules)[SKIPPED_THIS_RUN] == 1
+
+
+# -- what a scheduled run fetches again (chinanews.recheck) ---------------------------------
+
+SERVED = "Mon, 24 Nov 2025 14:30:00 GMT"  # the server's clock on the page being read
+FIRST_FETCH = "2025-11-24T14:00:00+00:00"  # half an hour before: nothing due yet
+
+
+def remember(rules: FollowRules, url: str, *, fetched_at: str = FIRST_FETCH, **listed: str) -> None:
+    """The index of an earlier run: ``url`` fetched at ``fetched_at``, listed with
+    ``listed["title"]`` and ``listed["at"]``."""
+    from chinanews.index import Fetch
+    from chinanews.recheck import listing
+
+    index = crawl_run(rules.crawler).state.index
+    ref = article_ref(url)
+    assert ref is not None
+    index.record(ref.article_id, url=url, content_hash="h", fetch=Fetch(fetched_at))
+    for fingerprint in listing(listed.get("title"), listed.get("at")):
+        index.note_listing(ref.article_id, fingerprint)
+    index.ready(ref.article_id)
+    index.commit()
+
+
+def page(url: str, *, served: str = SERVED, **meta: Any) -> Any:
+    """The response of a page of ``url`` (a list page when its URL says so)."""
+    from scrapy.http import HtmlResponse
+
+    from chinanews.urls import classify
+
+    request = Request(url, meta={"link": classify(url), **meta})
+    return HtmlResponse(url, body=b"<html></html>", request=request, headers={"Date": served})
+
+
+def through(rules: FollowRules, response: Any, requests: list[Request]) -> list[Request]:
+    return list(rules.process_spider_output(response, requests))
+
+
+def entry(spider: ChinaComSpider, url: str, title: str, at: str) -> Request:
+    request = spider.follow(url, via="list", listed_at=at, listed_title=title)
+    assert request is not None
+    return request
+
+
+def stat(rules: FollowRules, name: str) -> int:
+    assert rules.crawler.stats is not None
+    return int(rules.crawler.stats.get_value(name, 0))
+
+
+def test_a_known_article_listed_as_before_is_not_fetched_until_due() -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, title="标题", at="2025-11-24T21:00:00+08:00")
+    listed = entry(spider, ARTICLE, "标题", "2025-11-24T21:00:00+08:00")
+    assert through(rules, page(DOMESTIC_LIST), [listed]) == []
+    assert stat(rules, "chinanews/recheck/not_due") == 1
+
+
+def test_a_known_article_whose_entry_changed_is_checked_again() -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, title="标题", at="2025-11-24T21:00:00+08:00")
+    retitled = entry(spider, ARTICLE, "新标题", "2025-11-24T21:00:00+08:00")
+    assert through(rules, page(DOMESTIC_LIST), [retitled]) == [retitled]
+    assert retitled.meta["recheck"] == "49000001"
+    assert stat(rules, "chinanews/recheck/listing_changed") == 1
+
+
+def test_a_known_article_due_is_checked_again_however_it_is_reached() -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, fetched_at="2025-11-24T13:00:00+00:00")  # 1.5 h before
+    related = routed(spider, ARTICLE, via="related")
+    assert through(rules, page(OTHER_ARTICLE), [related]) == [related]
+    assert related.meta["recheck"] == "49000001"
+    assert stat(rules, "chinanews/recheck/due") == 1
+
+
+@pytest.mark.parametrize(("mode", "fetched"), [("all", True), ("none", False), ("due", False)])
+def test_recheck_argument(mode: str, fetched: bool) -> None:
+    spider, rules = follow_rules({"recheck": mode})
+    remember(rules, ARTICLE)
+    related = routed(spider, ARTICLE, via="related")
+    assert (through(rules, page(OTHER_ARTICLE), [related]) == [related]) is fetched
+
+
+def test_the_first_dated_page_adds_the_articles_due_from_the_index() -> None:
+    _spider, rules = follow_rules()
+    remember(rules, ARTICLE, fetched_at="2025-11-24T13:00:00+00:00")  # due
+    remember(rules, OTHER_ARTICLE)  # not due: waiting
+    out = through(rules, page(HOME), [])
+    assert [r.url for r in out] == [ARTICLE]
+    assert out[0].meta["recheck"] == "49000001"
+    assert (stat(rules, "chinanews/recheck/due"), stat(rules, "chinanews/recheck/waiting")) == (
+        1,
+        1,
+    )
+    assert through(rules, page(DOMESTIC_LIST), []) == []  # once per crawl
+
+
+def next_page(spider: ChinaComSpider) -> Request:
+    request = spider.follow(
+        "https://news.china.com/domestic/index_2.html",
+        via="pagination",
+        list_root=DOMESTIC_LIST,
+        list_page=2,
+    )
+    assert request is not None
+    return request
+
+
+def walked_before(rules: FollowRules, newest: str) -> None:
+    from chinanews.index import ListMark
+
+    index = crawl_run(rules.crawler).state.index
+    index.note_list(ListMark(DOMESTIC_LIST, newest, 5, FIRST_FETCH))
+    index.commit()
+
+
+def test_pagination_stops_at_a_page_that_brings_nothing_new() -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, title="标题", at="2025-11-24T21:00:00+08:00")
+    walked_before(rules, "2025-11-24T21:00:00+08:00")
+    requests = [entry(spider, ARTICLE, "标题", "2025-11-24T21:00:00+08:00"), next_page(spider)]
+    assert through(rules, page(DOMESTIC_LIST), requests) == []
+    assert stat(rules, "chinanews/lists/pagination_stopped") == 1
+    assert stat(rules, "chinanews/lists/pages_saved") == 4  # the last walk went to page 5
+
+
+@pytest.mark.parametrize(
+    ("case", "listed_url", "title", "at", "newest"),
+    [
+        ("an unknown article", OTHER_ARTICLE, "别的", "2025-11-24T20:00:00+08:00", "2025-11-24T21:00:00+08:00"),
+        ("another title", ARTICLE, "新标题", "2025-11-24T21:00:00+08:00", "2025-11-24T21:00:00+08:00"),
+        ("newer than the last walk saw", ARTICLE, "标题", "2025-11-24T21:00:00+08:00", "2025-11-24T20:00:00+08:00"),
+    ],
+)  # fmt: skip
+def test_pagination_goes_on_past_a_page_with_news(
+    case: str, listed_url: str, title: str, at: str, newest: str
+) -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, title="标题", at="2025-11-24T21:00:00+08:00")
+    walked_before(rules, newest)
+    more = next_page(spider)
+    assert more in through(rules, page(DOMESTIC_LIST), [entry(spider, listed_url, title, at), more])
+
+
+def test_a_list_never_walked_is_walked_to_its_end() -> None:
+    spider, rules = follow_rules()
+    remember(rules, ARTICLE, title="标题", at="2025-11-24T21:00:00+08:00")
+    more = next_page(spider)
+    pager = routed(spider, "https://news.china.com/domestic/index_7.html", via="nav")
+    requests = [entry(spider, ARTICLE, "标题", "2025-11-24T21:00:00+08:00"), pager, more]
+    assert through(rules, page(DOMESTIC_LIST), requests) == [pager, more]
+
+
+def test_a_list_walked_before_is_walked_page_by_page() -> None:
+    spider, rules = follow_rules()
+    walked_before(rules, "2025-11-24T21:00:00+08:00")
+    pager = routed(spider, "https://news.china.com/domestic/index_7.html", via="nav")
+    other_list = routed(spider, MILITARY_LIST, via="nav")
+    more = next_page(spider)
+    unknown = entry(spider, OTHER_ARTICLE, "别的", "2025-11-24T22:00:00+08:00")
+    out = through(rules, page(DOMESTIC_LIST), [unknown, pager, other_list, more])
+    assert out == [unknown, other_list, more]
+    assert stat(rules, "chinanews/lists/pager_links_skipped") == 1

@@ -126,7 +126,18 @@ EXPECTED_FEATURES = frozenset(
 class Art:
     """One article page (or a special page at an article URL)."""
 
-    __slots__ = ("aid", "edit", "feature", "idx", "listed", "revision", "sec", "story", "ts")
+    __slots__ = (
+        "aid",
+        "edit",
+        "feature",
+        "idx",
+        "listed",
+        "modified",
+        "revision",
+        "sec",
+        "story",
+        "ts",
+    )
 
     def __init__(self, idx: int, aid: str, ts: int, sec: int) -> None:
         self.idx = idx
@@ -137,6 +148,8 @@ class Art:
         self.story = idx
         self.edit = -1  # syndication edit kind (0 sentence, 1 source line, 2 title)
         self.revision = 0
+        #: When the page last changed (its publication, or the last edit): Last-Modified.
+        self.modified = ts
         self.listed = True
 
     @property
@@ -511,20 +524,24 @@ class SiteModel:
         self._content.clear()
 
     # ----------------------------------------------------------------- advancing
-    def advance(self, new: int = 0, edit: int = 0) -> None:
-        """Publish ``new`` newer articles and edit the bodies of ``edit`` existing ones."""
+    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0, spacing: int = 120) -> None:
+        """Publish ``new`` newer articles, ``spacing`` seconds apart (the clock moves on as
+        they appear), then move the site's clock on by ``minutes``, then edit the bodies of
+        ``edit`` existing ones (stamped with the new time)."""
         self.generation += 1
         rng = self._rng("advance", self.generation)
         if new:
             start = self.now_ts + 60
-            self._add_articles(new, start, start + new * 120, rng)
-            self.now_ts = start + new * 120 + 60
+            self._add_articles(new, start, start + new * spacing, rng)
+            self.now_ts = start + new * spacing + 60
+        self.now_ts += int(minutes * 60)
         if edit:
             cands = [
                 a.idx for a in self.arts if a.feature in (F_NONE, "multi", "gbk_header", "gbk_meta")
             ]
             for i in sorted(rng.sample(cands, min(edit, len(cands)))):
                 self.arts[i].revision += 1
+                self.arts[i].modified = self.now_ts
         self._rebuild_members()
         self._rebuild_lists()
         self._content.clear()

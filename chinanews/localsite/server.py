@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -71,6 +72,18 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
                 if fault is not None:
                     body, ctype = relabel(fault, body)
                     headers = [("Content-Type", ctype), *headers[1:]]
+                if status == 200:
+                    headers = site.answer_validators(headers)
+                    if _not_modified(self.headers, headers) or (
+                        "always_304" in site.quirks
+                        and any(k in ("ETag", "Last-Modified") for k, _ in headers)
+                    ):
+                        self.send_response(304)
+                        for k, v in headers:
+                            if k in ("ETag", "Last-Modified"):
+                                self.send_header(k, v)
+                        self.end_headers()
+                        return
             if delay:
                 time.sleep(delay)
             self.send_response(status)
@@ -112,11 +125,37 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
                 )
                 self.connection.close()
 
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The ``Date`` header: the site's clock (the sentinel's is the real one)."""
+            if site is None or timestamp is not None:
+                return super().date_time_string(timestamp)
+            return site.http_date()
+
         def log_message(self, format: str, *args: Any) -> None:
             if verbose:
                 super().log_message(format, *args)
 
     return Handler
+
+
+def _not_modified(request: Any, headers: list[tuple[str, str]]) -> bool:
+    """Whether a conditional request's validators still match the page (RFC 9110 13.1):
+    ``If-None-Match`` when it is sent (weak comparison), else ``If-Modified-Since``."""
+    answer = dict(headers)
+    if_none_match = request.get("If-None-Match")
+    if if_none_match is not None:
+        etag = answer.get("ETag")
+        if etag is None:
+            return False
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag.removeprefix("W/") in tags
+    since, modified = request.get("If-Modified-Since"), answer.get("Last-Modified")
+    if since is None or modified is None:
+        return False
+    try:
+        return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
 
 
 @contextmanager

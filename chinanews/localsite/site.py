@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,8 +53,19 @@ class LocalSite:
     ``redesign`` (0 to 1, default 0) is the share of the well-formed single-page articles
     rendered in markup no template knows, with the channel list pages redesigned too
     (``chinanews.localsite.redesign``; ``redesign_pages`` says how each states its time).
+
+    The site has a clock (``now()``): it stamps the server's ``Date`` header, runs on in
+    real time, and ``advance(minutes=…)`` moves it on. Article pages carry validators as
+    CDNs vary: an ``ETag`` and a ``Last-Modified``, only one of them, or neither
+    (``validators_of``), both changing when the article is edited; the server answers a
+    conditional request for an unchanged page with 304. ``quirks`` makes the validators
+    misbehave, as some servers do: ``etag_per_response`` (a new ETag on every answer),
+    ``bad_last_modified`` (a ``Last-Modified`` that is not a date), ``always_304`` (a 304 to
+    any request for an article with validators, conditional or not).
     """
 
+    #: What ``quirks`` may name.
+    QUIRKS = frozenset({"etag_per_response", "bad_last_modified", "always_304"})
     #: The one start URL path a crawler needs.
     start_path = "/"
     #: Seconds the slow article waits before answering.
@@ -64,7 +79,14 @@ class LocalSite:
         js: float = 0.0,
         faults: FaultPlan | None = None,
         redesign: float = 0.0,
+        quirks: frozenset[str] | set[str] = frozenset(),
     ) -> None:
+        unknown = set(quirks) - self.QUIRKS
+        if unknown:
+            raise ValueError(
+                f"quirks: unknown {sorted(unknown)}; choose from {sorted(self.QUIRKS)}"
+            )
+        self.quirks = frozenset(quirks)
         if not 0.0 <= redesign <= 1.0:
             raise ValueError(f"redesign: {redesign!r} is not a share between 0 and 1")
         self.model = SiteModel(
@@ -74,6 +96,46 @@ class LocalSite:
         self.faults = Faults(faults, self.model) if faults is not None else None
         self._cache: _LRU = _LRU(512)
         self._lock = threading.Lock()  # the caches are shared by the server's threads
+        self._clock_set = time.monotonic()  # when the model's clock was last moved
+        self._carried = 0.0  # real seconds that ran before that
+        self._answers = 0  # for the etag_per_response quirk
+
+    # ------------------------------------------------------------------ the clock
+    def now(self) -> float:
+        """The site's time (Unix seconds): the model's clock, running on in real time."""
+        return self.model.now_ts + self._carried + (time.monotonic() - self._clock_set)
+
+    def http_date(self) -> str:
+        """``now()`` as an HTTP date, for the ``Date`` header."""
+        return formatdate(self.now(), usegmt=True)
+
+    def validators_of(self, i: int, page: str = "1") -> list[tuple[str, str]]:
+        """The validators of article ``i``'s page ``page``: ETag and Last-Modified on a
+        quarter of the articles each, one of them on a quarter each, none on the rest."""
+        a = self.model.arts[i]
+        kind = zlib.crc32(a.aid.encode()) % 4
+        headers = []
+        if kind in (0, 1):
+            tag = hashlib.sha1(f"{a.aid}:{a.revision}:{page}".encode()).hexdigest()[:16]
+            headers.append(("ETag", f'"{tag}"'))
+        if kind in (0, 2):
+            headers.append(("Last-Modified", formatdate(a.modified, usegmt=True)))
+        return headers
+
+    def answer_validators(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``headers`` as this answer sends them, misbehaving as ``quirks`` say."""
+        if not self.quirks & {"etag_per_response", "bad_last_modified"}:
+            return headers
+        out = []
+        for name, value in headers:
+            if name == "ETag" and "etag_per_response" in self.quirks:
+                with self._lock:
+                    self._answers += 1
+                    value = f'"{value.strip(chr(34))}-{self._answers}"'
+            elif name == "Last-Modified" and "bad_last_modified" in self.quirks:
+                value = "yesterday, around noon"
+            out.append((name, value))
+        return out
 
     # ------------------------------------------------------------------ serving
     @property
@@ -227,10 +289,19 @@ class LocalSite:
             return 200, render.topic_page(m, i), "text/html; charset=utf-8", "utf-8", 0.0, []
         delay = self.slow_delay if f == "slow" else 0.0
         if f == "gbk_header":
-            return 200, render.article(m, i, pg, "gbk"), "text/html; charset=GBK", "gbk", delay, []
+            html_gbk = render.article(m, i, pg, "gbk")
+            return 200, html_gbk, "text/html; charset=GBK", "gbk", delay, self.validators_of(i, pg)
         if f == "gbk_meta":
             return 200, render.article(m, i, pg, "gb2312"), "text/html", "gbk", delay, []
-        return 200, render.article(m, i, pg), "text/html; charset=utf-8", "utf-8", delay, []
+        validators = self.validators_of(i, pg)
+        return (
+            200,
+            render.article(m, i, pg),
+            "text/html; charset=utf-8",
+            "utf-8",
+            delay,
+            validators,
+        )
 
     # ------------------------------------------------------------------ truth
     def expected(self, base_url: str, rendered: bool = True) -> dict[str, dict[str, Any]]:
@@ -329,11 +400,18 @@ class LocalSite:
     def canonical(self, base_url: str, path: str) -> str:
         return canonical_url(base_url.rstrip("/") + path)
 
-    def advance(self, new: int = 0, edit: int = 0) -> None:
-        """Publish ``new`` articles newer than all others and change the bodies of ``edit``
-        existing ones (deterministically from the seed and the number of earlier advances)."""
+    def advance(self, new: int = 0, edit: int = 0, minutes: float = 0, spacing: int = 120) -> None:
+        """Publish ``new`` articles newer than all others, ``spacing`` seconds apart, move
+        the clock on by ``minutes`` (and by the time the new articles took), and change the
+        bodies of ``edit`` existing ones (deterministically from the seed and the number of
+        earlier advances)."""
         with self._lock:
-            self.model.advance(new=new, edit=edit)
+            # The real time that ran meanwhile stays on the clock (which never goes back);
+            # the model, and so every page, stays a function of the seed and the advances.
+            now = time.monotonic()
+            self._carried += now - self._clock_set
+            self._clock_set = now
+            self.model.advance(new=new, edit=edit, minutes=minutes, spacing=spacing)
             self._cache.clear()
 
     def near_duplicate_pairs(self, n: int = 3000, seed: int | None = None) -> list[LabelledPair]:

@@ -114,6 +114,7 @@ class IdentityPipeline(_Layer):
             # Known from an earlier crawl and unchanged (an original, or a copy already
             # recorded as a duplicate). A fresh crawl starts with an empty index.
             self.inc("chinanews/incremental/unchanged")
+            state.unchanged(key)
             raise Unchanged(
                 f"unchanged since an earlier crawl: {adapter['url']}", log_level="DEBUG"
             )

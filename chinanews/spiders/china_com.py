@@ -16,7 +16,6 @@ import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from scrapy.settings import BaseSettings
 from chinanews import distributed
 from chinanews.extract import ArticleExtraction, extract_article, extract_list, parse_feed
 from chinanews.items import Article
+from chinanews.recheck import RecheckMode, response_time
 from chinanews.rendering import RenderMode, check_render, render_meta
 from chinanews.urls import (
     CHANNELS,
@@ -83,6 +83,8 @@ class CrawlArgs:
     channels: frozenset[str] = frozenset()
     fresh: bool = False
     render: RenderMode = RenderMode.AUTO
+    #: Which known articles this run fetches again; None: the setting CHINANEWS_RECHECK.
+    recheck: RecheckMode | None = None
 
     @classmethod
     def parse(cls, kwargs: dict[str, Any]) -> CrawlArgs:
@@ -90,7 +92,7 @@ class CrawlArgs:
         if reserved:
             raise ArgumentError(
                 f"{', '.join(reserved)}: not a spider argument (the crawl sets it); "
-                "arguments are start_urls, since, channels, fresh and render"
+                "arguments are start_urls, since, channels, fresh, render and recheck"
             )
         start_urls = _split(kwargs.get("start_urls"))
         for url in start_urls:
@@ -123,12 +125,19 @@ class CrawlArgs:
             render = RenderMode.parse(kwargs.get("render"))
         except ValueError as exc:
             raise ArgumentError(str(exc)) from None
+        recheck = None
+        if kwargs.get("recheck") is not None:
+            try:
+                recheck = RecheckMode.parse(kwargs["recheck"])
+            except ValueError as exc:
+                raise ArgumentError(str(exc)) from None
         return cls(
             start_urls=start_urls,
             since=since,
             channels=channels,
             fresh=_BOOLEANS[fresh_value],
             render=render,
+            recheck=recheck,
         )
 
 
@@ -158,19 +167,6 @@ def _failure_reason(exc: BaseException) -> str | None:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()  # TimeoutError -> timeout_error
 
 
-def _response_time(response: Response) -> datetime:
-    """When the server answered: its ``Date`` header, else now (UTC)."""
-    header = response.headers.get(b"Date")
-    if header:
-        try:
-            answered = parsedate_to_datetime(header.decode("latin-1"))
-        except (TypeError, ValueError, IndexError):
-            answered = None
-        if answered is not None and answered.tzinfo is not None:
-            return answered
-    return datetime.now(timezone.utc)
-
-
 def _split(value: Any) -> tuple[str, ...]:
     if not value:
         return ()
@@ -185,7 +181,8 @@ class ChinaComSpider(scrapy.Spider):
     ``since`` (YYYY-MM-DD: skip older articles, stop paginating past it), ``channels``
     (comma-separated subset of domestic, international, social, military, finance, tech),
     ``fresh`` (1: ignore the cross-run index), ``render`` (auto, always, never: when a page
-    goes through headless Chromium; ``docs/rendering.md``).
+    goes through headless Chromium; ``docs/rendering.md``), ``recheck`` (none, due, all:
+    which known articles are fetched again; ``chinanews.recheck``).
     """
 
     name = "china_com"
@@ -283,16 +280,25 @@ class ChinaComSpider(scrapy.Spider):
         via: str,
         priority_bonus: int = 0,
         listed_at: str | None = None,
+        listed_title: str | None = None,
+        list_root: str | None = None,
+        list_page: int = 1,
     ) -> scrapy.Request | None:
         """A request for ``url`` when it is a page the spider parses, else None; whether it
-        is fetched is ``chinanews.follow.FollowRules``' decision. ``listed_at``: the time a
-        list or feed entry shows for it."""
+        is fetched is ``chinanews.follow.FollowRules``' decision. ``listed_at`` and
+        ``listed_title``: what a list or feed entry shows of it; ``list_root`` and
+        ``list_page``: for a list's next page, the list's first page and this page's number."""
         link = classify(url)
         if link is None:
             return None
         meta: dict[str, Any] = {"via": via, "link": link}
         if listed_at:
             meta["listed_at"] = listed_at
+        if listed_title:
+            meta["listed_title"] = listed_title
+        if list_root:
+            meta["list_root"] = list_root
+            meta["list_page"] = list_page
         return scrapy.Request(
             link.url,
             callback=self._callback_for(link.kind),
@@ -427,9 +433,15 @@ class ChinaComSpider(scrapy.Spider):
             yield again
             return
         if page.next_page and not self._past_since(page.entries):
-            request = self.follow(page.next_page, via="pagination")
+            request = self._next_page(response, page.next_page)
             if request is not None:
                 yield request
+
+    def _next_page(self, response: Response, url: str) -> scrapy.Request | None:
+        """The request for a list's or feed's next page, carrying its first page's URL."""
+        root = response.meta.get("list_root") or response.url
+        number = int(response.meta.get("list_page") or 1) + 1
+        return self.follow(url, via="pagination", list_root=root, list_page=number)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         self._count_page("feed")
@@ -438,13 +450,15 @@ class ChinaComSpider(scrapy.Spider):
             self._inc(f"{STAT}/feeds/empty")
         yield from self._follow_entries(page.entries, via="feed")
         if page.next_page and page.entries and not self._past_since(page.entries):
-            request = self.follow(page.next_page, via="pagination")
+            request = self._next_page(response, page.next_page)
             if request is not None:
                 yield request
 
     def _follow_entries(self, entries: Iterable[Any], *, via: str) -> Iterator[scrapy.Request]:
         for entry in entries:
-            request = self.follow(entry.url, via=via, listed_at=entry.published_at)
+            request = self.follow(
+                entry.url, via=via, listed_at=entry.published_at, listed_title=entry.title
+            )
             if request is not None:
                 yield request
 
@@ -537,7 +551,7 @@ class ChinaComSpider(scrapy.Spider):
             response.url,
             response.body,
             encoding=getattr(response, "encoding", None),
-            fetched_at=_response_time(response),
+            fetched_at=response_time(response),
         )
         for note in result.notes:
             self._inc(f"{STAT}/extract/{note}")
