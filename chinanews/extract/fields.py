@@ -186,11 +186,15 @@ def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:
 
 #: In document order: headings, ``<time datetime>`` and the text nodes (one XPath pass in C;
 #: which text nodes may print a time, a source, an author or an editor is sorted out in
-#: Python, ``_MAYBE`` then ``_INTEREST``: a ``contains()`` per word and node costs more).
+#: Python, ``_MAYBE`` then ``_INTEREST``: a ``contains()`` per word and node costs more, and
+#: so does a ``parent::`` test per node: the text of scripts and styles is left out in Python,
+#: after ``_MAYBE``, and takes no position).
 _SCAN = etree.XPath(
     "descendant-or-self::h1 | descendant-or-self::h2 | descendant-or-self::time[@datetime]"
-    " | descendant::text()[not(parent::script) and not(parent::style)]"
+    " | descendant::text()"
 )
+#: Elements whose text ``_SCAN`` leaves out.
+_CODE = frozenset({"script", "style"})
 #: The text nodes that count in ``Scan`` positions.
 _MAYBE = re.compile("19|20|来源|作者|记者|责任编辑|刚刚|前|昨天")
 
@@ -227,10 +231,12 @@ def scan(page: Page, title_el: HtmlElement | None, within: HtmlElement | None = 
         if isinstance(hit, str):
             if _MAYBE.search(hit) is None:
                 continue
-            pos += 1
             owner = hit.getparent()  # type: ignore[attr-defined]
             if owner is not None and hit.is_tail:  # type: ignore[attr-defined]
                 owner = owner.getparent()
+            if owner is not None and owner.tag in _CODE:
+                continue
+            pos += 1
             if owner is None or owner in seen or not _INTEREST.search(hit):
                 continue
             if owner.tag in _SKIP or _off_article(owner, memo):
