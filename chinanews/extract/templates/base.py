@@ -26,6 +26,10 @@ from chinanews.extract.text import (
 #: the two): their elements are the attributes' parents.
 _MARKS = etree.XPath("//@id | //@class")
 _H1 = etree.XPath("//h1")
+#: Every text node: ``Page.word_texts`` picks those it wants in Python (a ``contains()`` per
+#: text node in the XPath costs more than ``in`` on each string).
+_TEXTS = etree.XPath("//text()")
+_IN_ORDER = etree.XPath("$nodes/self::*")
 
 
 def _index(root: HtmlElement) -> tuple[dict[str, HtmlElement], dict[str, list[HtmlElement]]]:
@@ -46,7 +50,7 @@ class Page:
     """One parsed page and an index of its ids and class tokens, built in one XPath pass,
     with the joiner that makes its links absolute (``join``, one cache for every reader)."""
 
-    __slots__ = ("_classes", "_h1", "_ids", "_join", "root", "url")
+    __slots__ = ("_classes", "_h1", "_ids", "_join", "_word_texts", "root", "url")
 
     def __init__(self, root: HtmlElement, url: str) -> None:
         self.root = root
@@ -55,6 +59,7 @@ class Page:
         self._classes: dict[str, list[HtmlElement]] | None = None
         self._h1: list[HtmlElement] | None = None
         self._join: UrlJoiner | None = None
+        self._word_texts: list[str] | None = None
 
     @property
     def join(self) -> UrlJoiner:
@@ -101,6 +106,28 @@ class Page:
         if self._h1 is None:
             self._h1 = _H1(self.root)
         return self._h1
+
+    @property
+    def word_texts(self) -> list[str]:
+        """The text nodes (lxml's string results, ``text_parent`` tells their element) that
+        hold 来源 (the source label, ``generic``) or 关 (关键词, 相关新闻, 相关阅读:
+        ``chinanews.extract.links.labels``), in document order: one pass for both."""
+        if self._word_texts is None:
+            self._word_texts = [t for t in _TEXTS(self.root) if "关" in t or "来源" in t]
+        return self._word_texts
+
+
+def text_parent(text: str) -> HtmlElement | None:
+    """The element a text node of an XPath result is in (a tail's is its owner's parent)."""
+    owner = text.getparent()  # type: ignore[attr-defined]
+    if owner is not None and text.is_tail:  # type: ignore[attr-defined]
+        owner = owner.getparent()
+    return owner
+
+
+def in_document_order(root: HtmlElement, elements: list[HtmlElement]) -> list[HtmlElement]:
+    """``elements`` once each, in document order (as an XPath step returns them)."""
+    return _IN_ORDER(root, nodes=elements) if len(elements) > 1 else list(elements)
 
 
 @dataclass

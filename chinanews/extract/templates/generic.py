@@ -18,7 +18,15 @@ from typing import Any
 from lxml import etree
 
 from chinanews.dates import BEIJING, to_iso
-from chinanews.extract.templates.base import Located, Page, http_href, marked_upwards, text_of
+from chinanews.extract.templates.base import (
+    Located,
+    Page,
+    http_href,
+    in_document_order,
+    marked_upwards,
+    text_of,
+    text_parent,
+)
 from chinanews.extract.text import (
     clean,
     clean_or_none,
@@ -31,10 +39,6 @@ from chinanews.extract.text import (
 _PARAGRAPHS = etree.XPath("//p")
 _TITLE = etree.XPath("//title")
 _TIME_TAG = etree.XPath("//time[@datetime]")
-#: Elements whose own text has 来源 (read from the text nodes up: one test per text node).
-_SOURCE_LABEL = etree.XPath(
-    "//text()[contains(., '来源')]/parent::*[not(self::script) and not(self::style)]"
-)
 #: The ``type`` of a JSON-LD script (the scripts are found with ``iter``: in C, and fewer
 #: of them than every element an XPath ``//`` walks).
 _JSON_LD_TYPES = ("application/ld+json", "application/json+ld")
@@ -69,6 +73,18 @@ def _chrome(node: Any) -> bool:
 def _in_chrome(element: Any, memo: dict[Any, bool]) -> bool:
     """Whether an ancestor of ``element`` is page chrome (``memo``: see ``marked_upwards``)."""
     return marked_upwards(element.getparent(), _chrome, memo)
+
+
+def _source_labels(page: Page) -> list[Any]:
+    """Elements whose own text has 来源, but scripts and styles, in document order (read
+    from the text nodes up, ``Page.word_texts``)."""
+    found = []
+    for text in page.word_texts:
+        if "来源" in text:
+            parent = text_parent(text)
+            if parent is not None and parent.tag not in ("script", "style"):
+                found.append(parent)
+    return in_document_order(page.root, found)
 
 
 def read_json_ld(page: Page) -> list[dict[str, Any]]:
@@ -254,7 +270,7 @@ def locate(
     located.found("author", "json-ld-author", located.author)
     located.author = located.author or strip_author_prefix(meta.get("author"))
     located.found("author", "meta-author", located.author)
-    for label in _SOURCE_LABEL(page.root):
+    for label in _source_labels(page):
         a = next(label.iter("a"), None)
         text = text_of(label)
         if text.startswith(("来源", "文章来源")) and len(text) < 60:
