@@ -248,11 +248,16 @@ def looks_binary(text: str) -> bool:
 
 
 _PLAIN = re.compile(r"[^\s\\]*$")
+_UNSEEN = object()  # not in ``UrlJoiner.cache`` (where None is an answer)
 
 
 def _plain(href: str) -> bool:
     """No whitespace, backslash or dot segment: joining is string concatenation."""
-    return "/." not in href and _PLAIN.match(href) is not None
+    if "/." in href or "\\" in href:
+        return False
+    if href.isascii() and href.isprintable():  # the usual href: its only whitespace is " "
+        return " " not in href
+    return _PLAIN.match(href) is not None
 
 
 class UrlJoiner:
@@ -272,17 +277,20 @@ class UrlJoiner:
         if not href:
             return None
         key = href if not keep_fragment else "#" + href
-        if key in self.cache:
-            return self.cache[key]
-        out = self._join(href, keep_fragment)
-        self.cache[key] = out
-        return out
+        out = self.cache.get(key, _UNSEEN)
+        if out is _UNSEEN:
+            out = self.cache[key] = self._join(href, keep_fragment)
+        return out  # type: ignore[return-value]
 
     def _fast(self, href: str, low: str) -> str | None:
         """Absolute, protocol-relative and root-relative hrefs without dot segments need no
         ``urljoin`` (most links on a page are such)."""
         if not _plain(href):
             return None
+        if href[0] == "/":
+            if href[1:2] == "/":
+                return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
+            return f"{self.origin}{href}" if self.origin else None
         if low.startswith(("http://", "https://")):
             return (
                 href
@@ -290,22 +298,18 @@ class UrlJoiner:
                 and href[low.index("//") + 2 : low.index("//") + 3] not in ("", "/")
                 else None
             )
-        if href.startswith("//"):
-            return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
-        if href.startswith("/") and self.origin:
-            return f"{self.origin}{href}"
         return None
 
     def _join(self, href: str, keep_fragment: bool) -> str | None:
         href = href.strip().strip("\u200b\ufeff")
-        if not href or href.startswith("#"):
+        if not href or href[0] == "#":
             return None
-        low = href[:11].lower()
+        low = "" if href[0] == "/" else href[:11].lower()  # a path names no scheme
         if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
             return None
         fast = self._fast(href, low)
         if fast is not None:
-            return fast if keep_fragment else fast.split("#", 1)[0]
+            return fast if keep_fragment or "#" not in fast else fast.split("#", 1)[0]
         try:
             url = urljoin(self.base, href)
             parts = urlsplit(url)
