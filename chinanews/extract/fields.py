@@ -53,7 +53,7 @@ from lxml import etree
 from chinanews.dates import BEIJING, now_beijing, parse_datetime
 from chinanews.extract.html import HtmlElement
 from chinanews.extract.templates.base import Page, http_href, marked_upwards, text_of
-from chinanews.extract.text import clean, clean_or_none, editor_of
+from chinanews.extract.text import Marks, clean, clean_or_none, editor_of
 from chinanews.urls import LinkKind, article_ref, link_kind
 
 TIME_META = (
@@ -173,11 +173,14 @@ def title_element(page: Page, title: str | None) -> HtmlElement | None:
     return None
 
 
+_off_mark = Marks(_OFF)
+
+
 def _off_marked(node: HtmlElement) -> bool:
     if node.tag in _OFF_TAGS:
         return True
     ident, cls = node.get("id"), node.get("class")
-    return bool((ident and _OFF.search(ident)) or (cls and _OFF.search(cls)))
+    return bool((ident and _off_mark(ident)) or (cls and _off_mark(cls)))
 
 
 def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:

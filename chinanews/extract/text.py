@@ -34,6 +34,27 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _KEYWORD_SPLIT = re.compile(r"[,，、;；|\s]+")
 
 
+class Marks:
+    """Whether ``pattern`` is found in an id or class value, remembered for up to ``limit``
+    values: a site's pages repeat the same few names on every element and every page, and a
+    long alternation such as ``fields._OFF`` costs a microsecond or two a search."""
+
+    __slots__ = ("limit", "pattern", "seen")
+
+    def __init__(self, pattern: re.Pattern[str], limit: int = 4096) -> None:
+        self.pattern = pattern
+        self.limit = limit
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, value: str) -> bool:
+        found = self.seen.get(value)
+        if found is None:
+            found = self.pattern.search(value) is not None
+            if len(self.seen) < self.limit:
+                self.seen[value] = found
+        return found
+
+
 def clean(text: str | None) -> str:
     """Drop zero-width characters, collapse whitespace runs to one space, strip the ends."""
     if not text:

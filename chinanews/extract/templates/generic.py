@@ -28,6 +28,7 @@ from chinanews.extract.templates.base import (
     text_parent,
 )
 from chinanews.extract.text import (
+    Marks,
     clean,
     clean_or_none,
     split_keywords,
@@ -63,10 +64,13 @@ _MIN_SHORT = 40  # ... or a page with a heading and a printed publication time
 _CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
 
 
+_chrome_mark = Marks(_CHROME)
+
+
 def _chrome(node: Any) -> bool:
     marks = f"{node.get('id', '')} {node.get('class', '')}"
     return node.tag in ("footer", "nav", "header", "aside") or bool(
-        marks.strip() and _CHROME.search(marks)
+        marks.strip() and _chrome_mark(marks)
     )
 
 
