@@ -204,6 +204,12 @@ def text_of(el: HtmlElement | None) -> str:
     return clean("".join(parts))
 
 
+def string_value(el: HtmlElement) -> str:
+    """All the text inside ``el`` (``text_content()``, XPath ``string()``), without the XPath
+    call when ``el`` has no child node: then its own text is all of it."""
+    return el.text_content() if len(el) else el.text or ""
+
+
 def marked_upwards(
     el: HtmlElement | None, marked: Callable[[HtmlElement], bool], memo: dict[HtmlElement, bool]
 ) -> bool:

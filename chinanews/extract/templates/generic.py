@@ -24,6 +24,7 @@ from chinanews.extract.templates.base import (
     http_href,
     in_document_order,
     marked_upwards,
+    string_value,
     text_of,
     text_parent,
 )
@@ -37,7 +38,6 @@ from chinanews.extract.text import (
     strip_title_suffix,
 )
 
-_PARAGRAPHS = etree.XPath("//p")
 _TITLE = etree.XPath("//title")
 _TIME_TAG = etree.XPath("//time[@datetime]")
 #: The ``type`` of a JSON-LD script (the scripts are found with ``iter``: in C, and fewer
@@ -169,7 +169,7 @@ def _loose_text_block(page: Page, chrome: dict[Any, bool]) -> tuple[Any, int, li
         own = len(clean(el.text))
         for child in el:
             if isinstance(child.tag, str) and child.tag in _INLINE:
-                own += len(clean(child.text_content()))
+                own += len(clean(string_value(child)))
             own += len(clean(child.tail))
         if own > size and not _in_chrome(el, chrome):
             best, size = el, own
@@ -188,11 +188,11 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
     related-news headings inside the block are left out too."""
     scores: dict[Any, int] = {}
     chrome: dict[Any, bool] = {}
-    for p in _PARAGRAPHS(page.root):
+    for p in page.root.iter("p"):  # in C, as an XPath // would walk every node
         parent = p.getparent()
         if parent is None or _in_chrome(p, chrome):
             continue
-        size = len(p.text_content().strip())
+        size = len(string_value(p).strip())
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
@@ -214,16 +214,16 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
                 if not isinstance(child.tag, str) or child in scores or child.tag == "p":
                     continue
                 if next(child.iter("img"), None) is None and not any(
-                    len(p.text_content().strip()) > 0 for p in child.iter("p")
+                    len(string_value(p).strip()) > 0 for p in child.iter("p")
                 ):
                     skip.append(child)
     for el in best.iter("ul", "ol", "h2", "h3", "h4", "div"):
         if el.tag in ("ul", "ol"):
-            text = len(el.text_content().strip())
-            linked = sum(len(a.text_content().strip()) for a in el.iter("a"))
+            text = len(string_value(el).strip())
+            linked = sum(len(string_value(a).strip()) for a in el.iter("a"))
             if text and linked * 2 >= text:
                 skip.append(el)
-        elif len(el) <= 1 and clean(el.text_content()) in _LIST_HEADINGS:
+        elif len(el) <= 1 and clean(string_value(el)) in _LIST_HEADINGS:
             skip.append(el)
     return best, size, skip
 
