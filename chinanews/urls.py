@@ -172,6 +172,13 @@ def link_kind(url: str) -> LinkKind:
     return _kind(parts, _ref_of_path(parts.path))
 
 
+def is_article_url(url: str) -> bool:
+    """``link_kind(url)`` is ``ARTICLE`` or ``ARTICLE_PAGE``: an http(s) article URL (the
+    feed, asset and list tests ``link_kind`` goes on to make for other URLs are left out)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and _ref_of_path(parts.path) is not None
+
+
 def _kind(parts: SplitResult, ref: ArticleRef | None) -> LinkKind:
     if parts.scheme not in ("http", "https"):
         return LinkKind.OTHER

@@ -54,7 +54,7 @@ from chinanews.dates import BEIJING, now_beijing, parse_datetime
 from chinanews.extract.html import HtmlElement
 from chinanews.extract.templates.base import Page, http_href, marked_upwards, text_of
 from chinanews.extract.text import Marks, clean, clean_or_none, editor_of
-from chinanews.urls import LinkKind, article_ref, link_kind
+from chinanews.urls import article_ref, is_article_url
 
 TIME_META = (
     "article:published_time",
@@ -105,7 +105,6 @@ _OFF = re.compile(
 )
 _OFF_TAGS = frozenset({"li", "ul", "ol", "aside", "nav", "footer", "a", "select", "option"})
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "title", "textarea"})
-_ARTICLE_KINDS = (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE)
 _SHORT = 80  # characters: an info line, not prose
 
 
@@ -311,7 +310,7 @@ def _beside_article_link(el: HtmlElement, page: Page, other_article: dict[str, b
                 continue
             other = other_article.get(href)
             if other is None:
-                other = href != page.url and link_kind(href) in _ARTICLE_KINDS
+                other = href != page.url and is_article_url(href)
                 other_article[href] = other
             if other:
                 return True
