@@ -199,6 +199,8 @@ def text_of(el: HtmlElement | None) -> str:
     """Whitespace-clean text of an element (scripts and styles left out)."""
     if el is None:
         return ""
+    if not len(el):  # a leaf (most links and labels): its own text is all of it
+        return clean(el.text)
     parts: list[str] = []
     _collect(el, parts)
     return clean("".join(parts))
