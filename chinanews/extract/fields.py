@@ -222,14 +222,15 @@ def scan(page: Page, title_el: HtmlElement | None, within: HtmlElement | None = 
     are ranks in that document-ordered selection. ``within`` limits the pass to one element
     (see ``region``); by default it reads the whole ``<body>``."""
     out = Scan()
-    if within is None:
-        within = page.root.find("body")
-        if within is None:
-            within = page.root
+    body = page.root.find("body") if within is None else None
+    if body is not None:  # the whole body: the page's own pass over its nodes, cut to it
+        hits = page.nodes_in(body)
+    else:
+        hits = _SCAN(within if within is not None else page.root)
     memo: dict[Any, bool] = {}
     seen: set[Any] = set()
     pos = -1
-    for hit in _SCAN(within):
+    for hit in hits:
         if isinstance(hit, str):
             if _MAYBE.search(hit) is None:
                 continue

@@ -26,9 +26,8 @@ from chinanews.extract.text import (
 #: the two): their elements are the attributes' parents.
 _MARKS = etree.XPath("//@id | //@class")
 _H1 = etree.XPath("//h1")
-#: Every text node: ``Page.word_texts`` picks those it wants in Python (a ``contains()`` per
-#: text node in the XPath costs more than ``in`` on each string).
-_TEXTS = etree.XPath("//text()")
+#: In document order: headings, ``<time datetime>`` and every text node (``Page.nodes``).
+_NODES = etree.XPath("//h1 | //h2 | //time[@datetime] | //text()")
 _IN_ORDER = etree.XPath("$nodes/self::*")
 
 
@@ -50,7 +49,7 @@ class Page:
     """One parsed page and an index of its ids and class tokens, built in one XPath pass,
     with the joiner that makes its links absolute (``join``, one cache for every reader)."""
 
-    __slots__ = ("_classes", "_h1", "_ids", "_join", "_word_texts", "root", "url")
+    __slots__ = ("_classes", "_h1", "_ids", "_join", "_nodes", "_word_texts", "root", "url")
 
     def __init__(self, root: HtmlElement, url: str) -> None:
         self.root = root
@@ -59,6 +58,7 @@ class Page:
         self._classes: dict[str, list[HtmlElement]] | None = None
         self._h1: list[HtmlElement] | None = None
         self._join: UrlJoiner | None = None
+        self._nodes: list[HtmlElement | str] | None = None
         self._word_texts: list[str] | None = None
 
     @property
@@ -108,13 +108,47 @@ class Page:
         return self._h1
 
     @property
+    def nodes(self) -> list[HtmlElement | str]:
+        """In document order, every ``<h1>``, ``<h2>``, ``<time datetime>`` and text node
+        (lxml's string results: ``text_parent`` tells their element) of the page: one pass
+        that serves ``word_texts`` and the scan of the body (``chinanews.extract.fields``).
+        Which text nodes are wanted is sorted out in Python: a ``contains()`` or ``parent::``
+        test per node in the XPath costs more than ``in`` on each string."""
+        if self._nodes is None:
+            self._nodes = _NODES(self.root)
+        return self._nodes
+
+    @property
     def word_texts(self) -> list[str]:
-        """The text nodes (lxml's string results, ``text_parent`` tells their element) that
-        hold 来源 (the source label, ``generic``) or 关 (关键词, 相关新闻, 相关阅读:
-        ``chinanews.extract.links.labels``), in document order: one pass for both."""
+        """The text nodes of ``nodes`` that hold 来源 (the source label, ``generic``) or 关
+        (关键词, 相关新闻, 相关阅读: ``chinanews.extract.links.labels``)."""
         if self._word_texts is None:
-            self._word_texts = [t for t in _TEXTS(self.root) if "关" in t or "来源" in t]
+            self._word_texts = [
+                t for t in self.nodes if isinstance(t, str) and ("关" in t or "来源" in t)
+            ]
         return self._word_texts
+
+    def nodes_in(self, el: HtmlElement) -> list[HtmlElement | str]:
+        """The part of ``nodes`` inside ``el`` (``el`` itself included): one run of them, as
+        an element's descendants follow one another in document order."""
+        nodes = self.nodes
+        start, end = 0, len(nodes)
+        while start < end and not _inside(nodes[start], el):
+            start += 1
+        while end > start and not _inside(nodes[end - 1], el):
+            end -= 1
+        return nodes[start:end]
+
+
+def _inside(node: HtmlElement | str, el: HtmlElement) -> bool:
+    """Whether ``el`` is a text node's element or one of its ancestors, or an element's self
+    or ancestor."""
+    up = text_parent(node) if isinstance(node, str) else node
+    while up is not None:
+        if up is el:
+            return True
+        up = up.getparent()
+    return False
 
 
 def text_parent(text: str) -> HtmlElement | None:
