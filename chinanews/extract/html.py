@@ -61,6 +61,14 @@ def script_link(link: str) -> bool:
     """Whether a link is a script or content URL that ``body_html`` must not keep: each
     such scheme counts unless it opens a base64 raster image (SVG and XML images can hold
     scripts)."""
+    if (
+        link.count(":") == 1
+        and link[:6].lower() in ("http:/", "https:")
+        and link.isascii()
+        and link.isprintable()
+        and not any(c in link for c in " %+")
+    ):  # an http(s) URL as sanitise leaves them: nothing to decode or drop, no other scheme
+        return False
     text = _LINK_NOISE.sub("", unquote_plus(link))
     return len(_SCRIPT_SCHEME.findall(text)) > len(_SAFE_DATA_IMAGE.findall(text)) or bool(
         re.search(r"data:image/[^;,]{0,255}?(?:xml|svg)", text, re.I)
