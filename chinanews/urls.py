@@ -140,7 +140,11 @@ def article_ref(url: str) -> ArticleRef | None:
     return _ref_of_path(urlsplit(url).path)
 
 
+@functools.lru_cache(maxsize=8_192)
 def _ref_of_path(path: str) -> ArticleRef | None:
+    """Cached: one page asks about its own URL several times (its date, id, channel,
+    canonical form), and pages link the same articles again; an ``ArticleRef`` never
+    changes."""
     m = _ARTICLE_RE.search(path)
     if m:
         return ArticleRef(m["id"], m["column"], m["date"], m["page"])
@@ -166,6 +170,13 @@ def link_kind(url: str) -> LinkKind:
     """Classify a URL by its path shape."""
     parts = urlsplit(url)
     return _kind(parts, _ref_of_path(parts.path))
+
+
+def is_article_url(url: str) -> bool:
+    """``link_kind(url)`` is ``ARTICLE`` or ``ARTICLE_PAGE``: an http(s) article URL (the
+    feed, asset and list tests ``link_kind`` goes on to make for other URLs are left out)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and _ref_of_path(parts.path) is not None
 
 
 def _kind(parts: SplitResult, ref: ArticleRef | None) -> LinkKind:
@@ -211,18 +222,18 @@ def in_scope(url: str, extra_netlocs: frozenset[str] | set[str] = frozenset()) -
     return _netloc(parts) in extra_netlocs or is_china_com(parts.hostname or "")
 
 
+@functools.lru_cache(maxsize=8_192)
 def canonical_url(url: str) -> str:
     """The article's canonical URL: https on china.com hosts, no ``_N``/``_all`` suffix,
-    no query, no fragment. Non-article URLs are only stripped of query and fragment."""
+    no query, no fragment. Non-article URLs are only stripped of query and fragment.
+
+    Cached: a page's own URL and the articles its lists link are asked for again."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    scheme = "https" if is_china_com(host) else parts.scheme.lower()
-    loc = (
-        host
-        if (scheme == "https" and is_china_com(host)) or not parts.port
-        else f"{host}:{parts.port}"
-    )
-    path = _PAGE_SUFFIX.sub(r"\1", parts.path) if article_ref(url) else parts.path
+    china = is_china_com(host)
+    scheme = "https" if china else parts.scheme.lower()
+    loc = host if china or not parts.port else f"{host}:{parts.port}"
+    path = _PAGE_SUFFIX.sub(r"\1", parts.path) if _ref_of_path(parts.path) else parts.path
     return urlunsplit((scheme, loc, path, "", ""))
 
 

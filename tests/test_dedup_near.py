@@ -182,3 +182,50 @@ def test_redis_index_survives_a_new_client(redis_index, pairs):
     redis_index.add("orig", redis_index.signature(p.body_a))
     other = RedisNearDuplicateIndex(redis.Redis.from_url(REDIS_URL), prefix=redis_index.prefix)
     assert other.find(other.signature(p.body_b)) == "orig"
+
+
+def test_two_workers_claiming_a_copy_and_its_original_at_once_claim_one(redis_index, pairs):
+    """A syndicated copy and its original reach two workers at the same instant, many times
+    over: each time exactly one of them is claimed as an original, the other is told it is
+    a duplicate of it."""
+    import threading
+
+    import redis
+
+    duplicates = [p for p in pairs if p.is_duplicate][:60]
+    workers = [
+        RedisNearDuplicateIndex(redis.Redis.from_url(REDIS_URL), prefix=redis_index.prefix)
+        for _ in range(2)
+    ]
+    start = threading.Barrier(2)
+    for n, p in enumerate(duplicates):
+        keys = (f"orig{n}", f"copy{n}")
+        bodies = (p.body_a, p.body_b)
+        results: list[str | None] = [None, None]
+
+        def work(i: int, keys: tuple[str, str], bodies: tuple[str, str], out: list) -> None:
+            sig = workers[i].signature(bodies[i])
+            start.wait()
+            out[i] = workers[i].claim(keys[i], sig)
+
+        threads = [threading.Thread(target=work, args=(i, keys, bodies, results)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        claimed = [k for k, r in zip(keys, results, strict=True) if r is None]
+        assert len(claimed) == 1, (n, p.kind, results)
+        loser = 1 - keys.index(claimed[0])
+        assert results[loser] == claimed[0]
+    for worker in workers:
+        worker.redis.close()
+
+
+def test_claim_adds_once_and_answers_the_duplicate(redis_index, pairs):
+    p = next(p for p in pairs if p.is_duplicate)
+    memory = MinHashIndex()
+    for index in (memory, redis_index):
+        assert index.claim("orig", index.signature(p.body_a)) is None
+        assert index.claim("copy", index.signature(p.body_b)) == "orig"
+        assert index.claim("orig", index.signature(p.body_a)) is None  # itself: no duplicate
+        assert len(index) == 1

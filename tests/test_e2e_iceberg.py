@@ -434,3 +434,74 @@ def test_a_utc_day_table_is_partitioned_by_day_of_published_at(tmp_path: Path) -
     assert [f.name for f in table.spec().fields] == ["published_day"]
     partitions = table.inspect.partitions().to_pylist()
     assert sum(p["record_count"] for p in partitions) == 6
+
+
+def test_an_object_store_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
+    sentinel: Any, tmp_path: Path
+) -> None:
+    """The S3 warehouse (a moto server) stops once the first commit is in: the later
+    batches wait in the spool, the crawl does not fail, and the next run, with the store
+    back on the same endpoint, commits them: nothing lost, nothing twice."""
+    import subprocess
+    import time
+
+    from moto.server import ThreadedMotoServer
+
+    store = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    store.start()
+    host, port = store.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    lake = Lake("s3", tmp_path, endpoint)
+    data = tmp_path / "data"
+    settings = {
+        "CHINANEWS_LAKE": lake.uri,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION_NAME": "us-east-1",
+        "DATABASE_URL": "none",
+        "CHINANEWS_LAKE_RETRY_SECONDS": "1",
+        "CHINANEWS_CHECKPOINT_ITEMS": "5",
+    }
+    env = {**os.environ, "CHINANEWS_DATA_DIR": str(data), **CREDENTIALS}
+    config = lake_config(settings, data)
+    site = LocalSite(size=120, seed=29, outside_base=outside_base(sentinel))
+    try:
+        with serve(site) as base:
+            log = (tmp_path / "away.log").open("w+", encoding="utf-8")
+            crawl = subprocess.Popen(
+                command(base.start_url, settings), cwd=ROOT, stdout=log,
+                stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+            deadline = time.monotonic() + 120
+            while True:  # the first commit is in: the store goes away
+                assert crawl.poll() is None, "the crawl ended before the store went away"
+                assert time.monotonic() < deadline
+                try:
+                    if read_table(config)[1]:
+                        break
+                except Exception:
+                    time.sleep(0.2)
+            store.stop()
+            assert crawl.wait(timeout=300) == 0
+            log.seek(0)
+            away_log = log.read()
+            store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            store.start()  # moto keeps its buckets in the process: the same store is back
+            site.advance(minutes=5)
+            back = finish(command(base.start_url, settings), env)
+        assert "spooled to" in away_log, away_log[-3000:]
+        assert back.returncode == 0, back.stderr[-3000:]
+        emitted = [
+            json.loads(line)
+            for path in (data / "jsonl" / "china_com").glob("china_com-*.jsonl")
+            if not path.name.endswith((".duplicates.jsonl", ".rejects.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        ]
+        rows, _ = read_table(config)
+    finally:
+        store.stop()
+    keys = Counter(
+        zip(rows.column("url").to_pylist(), rows.column("version").to_pylist(), strict=True)
+    )
+    assert set(keys) == {(i["url"], i["version"]) for i in emitted}
+    assert max(keys.values()) == 1
+    assert not list((data / "spool").glob("lake-*.jsonl"))

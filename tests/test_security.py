@@ -392,3 +392,26 @@ def test_the_addon_hides_what_scrapy_logs_of_the_settings(
     assert "Overridden settings" in caplog.text
     assert "'AWS_SECRET_ACCESS_KEY': '***'" in caplog.text
     assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        ("javascript:alert(1)", False),
+        ("java\nscript:alert(1)", False),
+        ("%6Aavascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        ("vbscript:msgbox(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("data:image/svg+xml;base64,PHN2Zz4=", False),
+        ("about:blank", False),
+        ("data:image/png;base64,iVBORw0KGgo=", True),
+        ("https://news.china.com/domestic/945/20251124/49000001.html", True),
+        ("/domestic/945/20251124/49000001.html", True),
+        ("#top", True),
+    ],
+)
+def test_script_links_are_recognised(link: str, kept: bool) -> None:
+    from chinanews.extract.html import script_link
+
+    assert script_link(link) is not kept

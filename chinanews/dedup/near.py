@@ -59,6 +59,8 @@ class NearDuplicateIndex(Protocol[S]):
 
     def add(self, key: str, sig: S) -> None: ...
 
+    def claim(self, key: str, sig: S) -> str | None: ...
+
     def dump_signature(self, sig: S) -> bytes: ...
 
     def load_signature(self, data: bytes) -> S: ...
@@ -285,6 +287,15 @@ class MinHashIndex(_MinHashLSH):
                         found.update(more)
         return found
 
+    def claim(self, key: str, sig: Sig) -> str | None:
+        """Add ``key`` unless a near duplicate is indexed (its key is returned then). One
+        crawl uses this index: ``find`` and ``add`` cannot interleave with another's."""
+        match = self.find(sig)
+        if match is not None:
+            return None if match == key else match  # itself: indexed already
+        self.add(key, sig)
+        return None
+
     def find(self, sig: Sig) -> str | None:
         """Key of the indexed signature most similar to ``sig`` if its estimated Jaccard is
         at least ``threshold``, else None."""
@@ -313,6 +324,7 @@ class RedisNearDuplicateIndex(_MinHashLSH):
         self.redis = redis_client
         self.prefix = prefix
         self._sig_key = f"{prefix}:sig"
+        self._claim_script: Any = None
 
     def _bucket(self, bk: int) -> str:
         return f"{self.prefix}:b:{bk:016x}"
@@ -330,24 +342,64 @@ class RedisNearDuplicateIndex(_MinHashLSH):
         pipe.execute()
 
     def find(self, sig: Sig) -> str | None:
+        return self._find(sig)[0]
+
+    def _find(self, sig: Sig) -> tuple[str | None, list[tuple[str, int]]]:
+        """The near duplicate's key (or None), and each band bucket with the number of keys
+        it held when read (what ``claim`` checks has not changed)."""
         if self.is_empty(sig):
-            return None
+            return None, []
+        buckets = [self._bucket(bk) for bk in self.band_keys(sig)]
         pipe = self.redis.pipeline(transaction=False)
-        for bk in self.band_keys(sig):
-            pipe.smembers(self._bucket(bk))
-        keys = sorted({k for members in pipe.execute() for k in members})
+        for bucket in buckets:
+            pipe.smembers(bucket)
+        members = pipe.execute()
+        sizes = [(b, len(m)) for b, m in zip(buckets, members, strict=True)]
+        keys = sorted({k for m in members for k in m})
         if not keys:
-            return None
+            return None, sizes
         blobs = self.redis.hmget(self._sig_key, keys)
         found = [(k, b) for k, b in zip(keys, blobs, strict=True) if b is not None]
         if not found:
-            return None
+            return None, sizes
         sigs = np.stack([self.load_signature(b) for _, b in found])
         k, sim = self._best(sig, sigs)
         if sim < self.threshold:
-            return None
+            return None, sizes
         key = found[k][0]
-        return key.decode() if isinstance(key, bytes) else str(key)
+        return (key.decode() if isinstance(key, bytes) else str(key)), sizes
+
+    #: Add a signature unless a band bucket it goes into changed since it was read: the
+    #: buckets only grow, so an unchanged size means unchanged members (compare and set).
+    _CLAIM = """
+for i = 2, #KEYS do
+  if redis.call('SCARD', KEYS[i]) ~= tonumber(ARGV[i + 1]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 2, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+    def claim(self, key: str, sig: Sig, attempts: int = 50) -> str | None:
+        """Add ``key`` unless a near duplicate is indexed, atomically across the workers of
+        a distributed crawl: None when ``key`` was added, else the duplicate's key. The
+        buckets are read, the candidates compared here, and the signature added by one Lua
+        script only if no bucket gained a key meanwhile; otherwise it reads again. Two
+        workers that see a copy and its original at the same instant share a bucket (that
+        is how a copy is found), so the second reads the first's signature."""
+        if self.is_empty(sig):
+            return None
+        if self._claim_script is None:
+            self._claim_script = self.redis.register_script(self._CLAIM)
+        for _ in range(attempts):
+            match, sizes = self._find(sig)
+            if match is not None:
+                return None if match == key else match  # itself: indexed already
+            keys = [self._sig_key, *(b for b, _ in sizes)]
+            args = [key, self.dump_signature(sig), *(n for _, n in sizes)]
+            if self._claim_script(keys=keys, args=args):
+                return None
+        raise RuntimeError(f"near-duplicate claim for {key}: buckets kept changing")
 
     def clear(self) -> None:
         """Delete every key under the prefix (tests, and a rebuild from the SQLite table)."""

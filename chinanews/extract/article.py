@@ -26,11 +26,11 @@ from chinanews.extract.fields import (
     scan,
     title_element,
 )
-from chinanews.extract.html import UrlJoiner, base_url, decode, looks_binary, parse, sanitise
+from chinanews.extract.html import decode, looks_binary, parse, sanitise
 from chinanews.extract.links import (
-    LABELS,
     collect_links,
     keyword_slot,
+    labels,
     related_box_by_heading,
     related_items,
 )
@@ -112,7 +112,7 @@ def _extract(
     if root is None:
         return ArticleExtraction(None, NOT_ARTICLE, ArticleLinks())
     page = Page(root, url)
-    join = UrlJoiner(base_url(root, url))
+    join = page.join
     meta = read_meta(page)
     ld = generic.ld_article(page)
     located = locate(page)
@@ -131,10 +131,10 @@ def _extract(
             located.body, located.body_skip = block, left_out
             located.rules["body"] = "generic:densest-block"
     body_el = located.body if located is not None else None
-    labels = LABELS(root)
+    found_labels = labels(page)
     related_box = located.related_box if located is not None else None
     if related_box is None:
-        related_box = related_box_by_heading(labels, body_el)
+        related_box = related_box_by_heading(found_labels, body_el)
     if located is not None and body_el is not None:
         skip = set(located.body_skip)
         if timing is not None and timing.line is not None and len(timing.line.text) <= 80:
@@ -203,7 +203,7 @@ def _extract(
         author = found.author
         rules["author"] = f"generic:{found.rules['author']}"
 
-    keywords = keyword_slot(labels, body_el)
+    keywords = keyword_slot(found_labels, body_el)
     if keywords:
         rules["keywords"] = f"{template}:keyword-slot"
     else:

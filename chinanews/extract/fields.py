@@ -47,15 +47,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from chinanews.dates import BEIJING, now_beijing, parse_datetime
 from chinanews.extract.html import HtmlElement
-from chinanews.extract.templates.base import Page, http_href, text_of
-from chinanews.extract.text import clean, clean_or_none, editor_of
-from chinanews.urls import LinkKind, article_ref, link_kind
+from chinanews.extract.templates.base import Page, http_href, marked_upwards, text_of
+from chinanews.extract.text import Marks, clean, clean_or_none, editor_of
+from chinanews.urls import article_ref, is_article_url
 
 TIME_META = (
     "article:published_time",
@@ -80,6 +79,8 @@ _PRINTED = re.compile(
     r"(?P<date>(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"(?:\s*T?\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?)"
 )
+#: What every ``_PRINTED`` date has (a quicker test than ``_PRINTED`` itself).
+_YEAR = re.compile(r"(?:19|20)\d\d")
 #: A weekday right after a date: how page headers print today's date.
 _WEEKDAY = re.compile(r"\s*(?:星期|周|礼拜)[一二三四五六日天]")
 _RELATIVE = re.compile(r"刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2}")
@@ -104,7 +105,6 @@ _OFF = re.compile(
 )
 _OFF_TAGS = frozenset({"li", "ul", "ol", "aside", "nav", "footer", "a", "select", "option"})
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "title", "textarea"})
-_ARTICLE_KINDS = (LinkKind.ARTICLE, LinkKind.ARTICLE_PAGE)
 _SHORT = 80  # characters: an info line, not prose
 
 
@@ -145,8 +145,11 @@ class _Candidate:
     line: Line | None = None
 
 
-#: Elements of the body whose own text is ``$t`` (one XPath pass in C).
-_OWN_TEXT = etree.XPath("//body//*[normalize-space(text()) = $t]")
+#: Elements of the body whose own (first) text is ``$t`` (one XPath pass in C, from the text
+#: nodes up: one test per text node).
+_OWN_TEXT = etree.XPath(
+    "//body//text()[normalize-space() = $t]/parent::*[ancestor::body][normalize-space(text()) = $t]"
+)
 
 
 def title_element(page: Page, title: str | None) -> HtmlElement | None:
@@ -169,35 +172,33 @@ def title_element(page: Page, title: str | None) -> HtmlElement | None:
     return None
 
 
+_off_mark = Marks(_OFF)
+
+
+def _off_marked(node: HtmlElement) -> bool:
+    if node.tag in _OFF_TAGS:
+        return True
+    ident, cls = node.get("id"), node.get("class")
+    return bool((ident and _off_mark(ident)) or (cls and _off_mark(cls)))
+
+
 def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:
-    chain = []
-    node: HtmlElement | None = el
-    verdict = False
-    while node is not None:
-        known = memo.get(node)
-        if known is not None:
-            verdict = known
-            break
-        chain.append(node)
-        marks = f"{node.get('id') or ''} {node.get('class') or ''}".strip()
-        if node.tag in _OFF_TAGS or (marks and _OFF.search(marks)):
-            verdict = True
-            break
-        node = node.getparent()
-    for n in chain:
-        memo[n] = verdict
-    return verdict
+    return marked_upwards(el, _off_marked, memo)
 
 
-#: In document order: headings, ``<time datetime>`` and the text nodes that may print a time,
-#: a source, an author or an editor (one XPath pass in C; ``_INTEREST`` sorts them out).
+#: In document order: headings, ``<time datetime>`` and the text nodes (one XPath pass in C;
+#: which text nodes may print a time, a source, an author or an editor is sorted out in
+#: Python, ``_MAYBE`` then ``_INTEREST``: a ``contains()`` per word and node costs more, and
+#: so does a ``parent::`` test per node: the text of scripts and styles is left out in Python,
+#: after ``_MAYBE``, and takes no position).
 _SCAN = etree.XPath(
     "descendant-or-self::h1 | descendant-or-self::h2 | descendant-or-self::time[@datetime]"
-    " | descendant::text()[not(parent::script) and not(parent::style)]"
-    "[contains(., '19') or contains(., '20') or contains(., '来源') or contains(., '作者')"
-    " or contains(., '记者') or contains(., '责任编辑') or contains(., '刚刚')"
-    " or contains(., '前') or contains(., '昨天')]"
+    " | descendant::text()"
 )
+#: Elements whose text ``_SCAN`` leaves out.
+_CODE = frozenset({"script", "style"})
+#: The text nodes that count in ``Scan`` positions.
+_MAYBE = re.compile("19|20|来源|作者|记者|责任编辑|刚刚|前|昨天")
 
 
 def region(title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
@@ -221,26 +222,38 @@ def scan(page: Page, title_el: HtmlElement | None, within: HtmlElement | None = 
     are ranks in that document-ordered selection. ``within`` limits the pass to one element
     (see ``region``); by default it reads the whole ``<body>``."""
     out = Scan()
-    if within is None:
-        within = page.root.find("body")
-        if within is None:
-            within = page.root
+    body = page.root.find("body") if within is None else None
+    if body is not None:  # the whole body: the page's own pass over its nodes, cut to it
+        hits = page.nodes_in(body)
+    else:
+        hits = _SCAN(within if within is not None else page.root)
     memo: dict[Any, bool] = {}
     seen: set[Any] = set()
-    for pos, hit in enumerate(_SCAN(within)):
+    pos = -1
+    for hit in hits:
         if isinstance(hit, str):
+            if _MAYBE.search(hit) is None:
+                continue
             owner = hit.getparent()  # type: ignore[attr-defined]
             if owner is not None and hit.is_tail:  # type: ignore[attr-defined]
                 owner = owner.getparent()
+            if owner is not None and owner.tag in _CODE:
+                continue
+            pos += 1
             if owner is None or owner in seen or not _INTEREST.search(hit):
                 continue
             if owner.tag in _SKIP or _off_article(owner, memo):
                 continue
             seen.add(owner)
-            whole = text_of(owner)
-            text = whole if len(whole) <= _SHORT * 2 else clean(hit)
+            # the owner's whole text when short; it is never shorter than the node's own
+            text = clean(hit)
+            if len(text) <= _SHORT * 2:
+                whole = text_of(owner)
+                text = whole if len(whole) <= _SHORT * 2 else text
             out.lines.append(Line(pos, text, owner))
-        elif hit is title_el:
+            continue
+        pos += 1
+        if hit is title_el:
             out.title_pos = pos
         elif hit.tag == "time" and not _off_article(hit, memo):
             out.time_tags.append((pos, hit))
@@ -285,21 +298,28 @@ def url_date(url: str) -> date | None:
         return None
 
 
-def _beside_article_link(el: HtmlElement, url: str) -> bool:
+def _beside_article_link(el: HtmlElement, page: Page, other_article: dict[str, bool]) -> bool:
     """A time printed next to a link to another article is that article's time (a list item
-    whose block no class name gives away)."""
+    whose block no class name gives away). ``other_article`` caches, per URL, whether it is
+    another article's (one page repeats its links)."""
     parent = el.getparent()
     small = parent is not None and len(parent) <= 6 and len(parent.text_content()) <= 160
     for box in (el, parent) if small else (el,):
         for a in box.iter("a"):
-            href = urljoin(url, (a.get("href") or "").strip())
-            if href.split("#")[0] != url and link_kind(href) in _ARTICLE_KINDS:
+            href = page.join(a.get("href"))
+            if href is None:
+                continue
+            other = other_article.get(href)
+            if other is None:
+                other = href != page.url and is_article_url(href)
+                other_article[href] = other
+            if other:
                 return True
     return False
 
 
 def _candidates(
-    url: str,
+    page: Page,
     scanned: Scan,
     meta: dict[str, str],
     ld: dict[str, Any],
@@ -326,16 +346,24 @@ def _candidates(
         at = _at(raw)
         if at is not None:
             found.append(_Candidate(at, raw, "json-ld", 2, precise=_has_clock(raw)))
+    other_article: dict[str, bool] = {}
     for line in scanned.lines:
         dist = _distance(line.pos, scanned.title_pos)
         short = len(line.text) <= _SHORT
+        # a date inside prose is what the story is about, not when
+        printed = [
+            m
+            for m in (_PRINTED.finditer(line.text) if _YEAR.search(line.text) else ())
+            if short or m["label"]
+        ]
+        ago = _RELATIVE.search(line.text) if fetched_at is not None and short else None
+        if not printed and ago is None:
+            continue
         if (short or "前" in line.text or "昨天" in line.text) and _beside_article_link(
-            line.element, url
+            line.element, page, other_article
         ):
             continue
-        for m in _PRINTED.finditer(line.text):
-            if not short and not m["label"]:
-                continue  # a date inside prose is what the story is about, not when
+        for m in printed:
             raw = m["date"]
             if not _has_clock(raw) and _WEEKDAY.match(line.text, m.end()):
                 continue  # "2025年11月24日 星期一": a masthead's today, not a publication time
@@ -343,12 +371,10 @@ def _candidates(
             if at is not None:
                 clock = _has_clock(raw)
                 found.append(_Candidate(at, raw, "time-near-title", 3, dist, clock, line))
-        if fetched_at is not None and short:
-            ago = _RELATIVE.search(line.text)
-            if ago:
-                at = parse_datetime(ago.group(0), fetched_at)
-                if at is not None:
-                    found.append(_Candidate(at, ago.group(0), "relative-time", 4, dist, True, line))
+        if ago is not None:
+            at = parse_datetime(ago.group(0), fetched_at)
+            if at is not None:
+                found.append(_Candidate(at, ago.group(0), "relative-time", 4, dist, True, line))
     return found
 
 
@@ -377,7 +403,7 @@ def choose_time(
     latest = now + timedelta(days=1)
     notes: list[str] = []
     day = url_date(page.url)
-    candidates = _candidates(page.url, scanned, meta, ld, fetched_at)
+    candidates = _candidates(page, scanned, meta, ld, fetched_at)
     if given is not None:
         at = _at(given)
         if at is not None and EARLIEST <= at <= latest:

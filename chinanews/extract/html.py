@@ -9,25 +9,106 @@ from __future__ import annotations
 import codecs
 import copy
 import re
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, defs
 from lxml_html_clean import Cleaner
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
 
-_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+
+def _html_parser(**kwargs: Any) -> etree.HTMLParser:
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True, **kwargs)
+    # lxml.html's own parser asks a Python function for the class of every element Python
+    # touches (forms get their own classes, unused here); this lookup stays in C: all are
+    # HtmlElement
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=HtmlElement,
+            comment=HtmlComment,
+            pi=HtmlProcessingInstruction,
+            entity=HtmlEntity,
+        )
+    )
+    return parser
+
+
+_PARSER = _html_parser()
+#: The same for pages handed over as UTF-8 bytes: libxml2 reads UTF-8 as it is, while a Python
+#: string of Chinese text (held as UCS-2 or UCS-4) costs it a conversion slower than encoding
+#: the string first. The given encoding wins over any ``<meta charset>``.
+_UTF8_PARSER = _html_parser(encoding="utf-8")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: ``_CONTROL``'s characters as bytes: each is one byte in UTF-8, and no byte of a multi-byte
+#: UTF-8 character is below 0x80, so ``bytes.translate`` counts and removes them (in C,
+#: several times faster than the regular expression over the text).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
-_CLEANER = Cleaner(
+
+#: Schemes that run code or smuggle content in a link (``javascript:`` and its kin, ``data:``
+#: except raster images, ``about:``), read as browsers read them: after percent- and
+#: plus-decoding, without whitespace or control characters, in any case.
+_SCRIPT_SCHEME = re.compile(r"(javascript|jscript|livescript|vbscript|data|about|mocha):", re.I)
+_SAFE_DATA_IMAGE = re.compile(r"data:image/(?!.{0,255}?(?:xml|svg))(.{1,255}?);base64,", re.I)
+_LINK_NOISE = re.compile(r"[\s\x00-\x08\x0b\x0c\x0e-\x19]+")
+
+
+def script_link(link: str) -> bool:
+    """Whether a link is a script or content URL that ``body_html`` must not keep: each
+    such scheme counts unless it opens a base64 raster image (SVG and XML images can hold
+    scripts)."""
+    if (
+        link.count(":") == 1
+        and link[:6].lower() in ("http:/", "https:")
+        and link.isascii()
+        and link.isprintable()
+        and not any(c in link for c in " %+")
+    ):  # an http(s) URL as sanitise leaves them: nothing to decode or drop, no other scheme
+        return False
+    text = _LINK_NOISE.sub("", unquote_plus(link))
+    return len(_SCRIPT_SCHEME.findall(text)) > len(_SAFE_DATA_IMAGE.findall(text)) or bool(
+        re.search(r"data:image/[^;,]{0,255}?(?:xml|svg)", text, re.I)
+    )
+
+
+class _Cleaner(Cleaner):
+    """lxml_html_clean's ``Cleaner`` with its ``javascript`` pass narrowed to what is left to
+    check. That pass deletes ``on*`` attributes and blanks script URLs in every link attribute,
+    ``<style>`` and ``style=``, walking the tree three times. Here only ``safe_attrs`` survive
+    (no ``on*``, no ``style=``) and ``<style>`` goes whole, so one rule of ours
+    (``script_link``) runs once, after cleaning, on the link attributes of ``safe_attrs``
+    (``href``, ``src``)."""
+
+    def __init__(self, *, safe_attrs: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(
+            javascript=False,
+            safe_attrs_only=True,
+            safe_attrs=safe_attrs,
+            style=True,
+            inline_style=True,
+            **kwargs,
+        )
+        self.link_attrs = tuple(sorted(safe_attrs & defs.link_attrs))
+
+    def __call__(self, doc: Any) -> None:
+        super().__call__(doc)
+        for el in doc.iter(etree.Element):
+            for name in self.link_attrs:
+                link = el.get(name)
+                if link is not None:
+                    # as ``rewrite_links`` does: the stripped link, or "" for a script URL
+                    new = "" if script_link(link) else link.strip()
+                    if new != link:
+                        el.set(name, new)
+
+
+_CLEANER = _Cleaner(
     scripts=True,
-    javascript=True,
     comments=True,
-    style=True,
-    inline_style=True,
     links=True,
     meta=True,
     page_structure=False,
@@ -40,7 +121,6 @@ _CLEANER = Cleaner(
     # (<portal src>, <x:script>) are unwrapped, their text kept: none loads anything then.
     kill_tags=frozenset({"base"}),
     remove_unknown_tags=True,
-    safe_attrs_only=True,
     safe_attrs=frozenset(
         {"href", "src", "alt", "title", "width", "height", "colspan", "rowspan", "class", "id"}
     ),
@@ -106,12 +186,18 @@ _TAG_START = re.compile(r"<[A-Za-z]")
 #: every one before it, so a tag with 100,000 of them takes half a minute.
 _MAX_ATTRIBUTES = 1000
 _LONG_SEGMENT = 4 * _MAX_ATTRIBUTES  # an attribute takes at least a letter and a space
+#: A stretch after a ``>`` longer than ``_LONG_SEGMENT`` (the literal ``>`` first makes the
+#: search skip from one ``>`` to the next).
+_LONG_RUN = re.compile(f">[^>]{{{_LONG_SEGMENT + 1}}}")
 
 
 def _cap_attributes(text: str) -> str:
     """``text`` with every tag cut to its first ``_MAX_ATTRIBUTES`` attributes (counted as
     whitespace-separated words; a quote left open by the cut is closed). Linear: only the
     stretches between two ``>`` long enough to hold that many are looked at."""
+    first = text.find(">")
+    if (first if first >= 0 else len(text)) <= _LONG_SEGMENT and not _LONG_RUN.search(text):
+        return text  # no stretch long enough (one quick scan in C)
     parts = text.split(">")
     changed = False
     for k, part in enumerate(parts):
@@ -132,15 +218,29 @@ def _cap_attributes(text: str) -> str:
     return ">".join(parts) if changed else text
 
 
+def _controls(data: bytes) -> int:
+    """How many ``_CONTROL`` characters the UTF-8 ``data`` holds."""
+    return len(data) - len(data.translate(None, _CONTROL_BYTES))
+
+
 def parse(text: str) -> HtmlElement | None:
     """The document's root element, or None when there is nothing to parse."""
     if not text or not text.strip():
         return None
     text = _cap_attributes(_XML_DECL.sub("", text, count=1))
-    if "\x00" in text or _CONTROL.search(text[:2048]):
-        text = _CONTROL.sub("", text)
+    source: str | bytes
     try:
-        root = lxml.html.document_fromstring(text, parser=_PARSER)
+        source, parser = text.encode("utf-8"), _UTF8_PARSER
+    except UnicodeEncodeError:  # a lone surrogate: libxml2 is given the string as before
+        source, parser = text, _PARSER
+    if "\x00" in text or _controls(text[:2048].encode("utf-8", "surrogatepass")):
+        source = (
+            source.translate(None, _CONTROL_BYTES)
+            if isinstance(source, bytes)
+            else _CONTROL.sub("", source)
+        )
+    try:
+        root = lxml.html.document_fromstring(source, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
     return root
@@ -151,16 +251,21 @@ def looks_binary(text: str) -> bool:
     sample = text[:8192]
     if not sample:
         return False
-    bad = sample.count("\ufffd") + len(_CONTROL.findall(sample))
+    bad = sample.count("\ufffd") + _controls(sample.encode("utf-8", "surrogatepass"))
     return bad > len(sample) * 0.1
 
 
 _PLAIN = re.compile(r"[^\s\\]*$")
+_UNSEEN = object()  # not in ``UrlJoiner.cache`` (where None is an answer)
 
 
 def _plain(href: str) -> bool:
     """No whitespace, backslash or dot segment: joining is string concatenation."""
-    return "/." not in href and _PLAIN.match(href) is not None
+    if "/." in href or "\\" in href:
+        return False
+    if href.isascii() and href.isprintable():  # the usual href: its only whitespace is " "
+        return " " not in href
+    return _PLAIN.match(href) is not None
 
 
 class UrlJoiner:
@@ -180,17 +285,20 @@ class UrlJoiner:
         if not href:
             return None
         key = href if not keep_fragment else "#" + href
-        if key in self.cache:
-            return self.cache[key]
-        out = self._join(href, keep_fragment)
-        self.cache[key] = out
-        return out
+        out = self.cache.get(key, _UNSEEN)
+        if out is _UNSEEN:
+            out = self.cache[key] = self._join(href, keep_fragment)
+        return out  # type: ignore[return-value]
 
     def _fast(self, href: str, low: str) -> str | None:
         """Absolute, protocol-relative and root-relative hrefs without dot segments need no
         ``urljoin`` (most links on a page are such)."""
         if not _plain(href):
             return None
+        if href[0] == "/":
+            if href[1:2] == "/":
+                return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
+            return f"{self.origin}{href}" if self.origin else None
         if low.startswith(("http://", "https://")):
             return (
                 href
@@ -198,22 +306,18 @@ class UrlJoiner:
                 and href[low.index("//") + 2 : low.index("//") + 3] not in ("", "/")
                 else None
             )
-        if href.startswith("//"):
-            return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
-        if href.startswith("/") and self.origin:
-            return f"{self.origin}{href}"
         return None
 
     def _join(self, href: str, keep_fragment: bool) -> str | None:
         href = href.strip().strip("\u200b\ufeff")
-        if not href or href.startswith("#"):
+        if not href or href[0] == "#":
             return None
-        low = href[:11].lower()
+        low = "" if href[0] == "/" else href[:11].lower()  # a path names no scheme
         if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
             return None
         fast = self._fast(href, low)
         if fast is not None:
-            return fast if keep_fragment else fast.split("#", 1)[0]
+            return fast if keep_fragment or "#" not in fast else fast.split("#", 1)[0]
         try:
             url = urljoin(self.base, href)
             parts = urlsplit(url)
@@ -271,7 +375,7 @@ def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -
             if absolute:
                 a.set("href", absolute)
     try:
-        wrapper = lxml.html.Element("div")
+        wrapper = _PARSER.makeelement("div")  # of this parser: element classes looked up in C
         wrapper.append(clone)
         _CLEANER(wrapper)
         if len(wrapper) == 0:

@@ -8,20 +8,62 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from lxml import etree
-
 from chinanews.extract.html import HtmlElement, UrlJoiner
 from chinanews.extract.model import ArticleLinks
-from chinanews.extract.templates.base import Page, has_class, text_of
+from chinanews.extract.templates.base import (
+    Page,
+    has_class,
+    in_document_order,
+    text_of,
+    text_parent,
+)
 from chinanews.extract.text import clean, date_pair, dedupe
 from chinanews.urls import LinkKind, canonical_url, link_kind
 
-#: Elements whose own text names the keyword slot or the related-news heading.
-LABELS = etree.XPath(
-    "//*[not(self::script) and not(self::style) and not(self::title) and not(self::a)]"
-    "[text()[contains(., '关键词') or contains(., '相关新闻') or contains(., '相关阅读')]]"
-    " | //a[contains(., '相关新闻') or contains(., '相关阅读')]"
-)
+_NOT_LABEL = frozenset({"script", "style", "title", "a"})
+
+
+def labels(page: Page) -> list[HtmlElement]:
+    """Elements whose own text names the keyword slot or the related-news heading (not a
+    script, style, title or link), and links whose text names the related news, in document
+    order. Read from the text nodes up (``Page.word_texts``): a link's text holds 相关新闻
+    only if one of its text nodes holds the 关 of it."""
+    found: list[HtmlElement] = []
+    for text in page.word_texts:
+        if "关" not in text:
+            continue
+        parent = text_parent(text)
+        if parent is None:
+            continue
+        if ("关键词" in text or "相关新闻" in text or "相关阅读" in text) and (
+            parent.tag not in _NOT_LABEL
+        ):
+            found.append(parent)
+        if not _part_of_related(text):
+            continue
+        links = list(parent.iterancestors("a"))
+        if parent.tag == "a":
+            links.append(parent)
+        for a in links:
+            whole = a.text_content()
+            if "相关新闻" in whole or "相关阅读" in whole:
+                found.append(a)
+    return in_document_order(page.root, found)
+
+
+def _part_of_related(text: str) -> bool:
+    """Whether a text node may hold the 关 of a 相关新闻 / 相关阅读 that runs over several
+    nodes of a link's text: 相 right before that 关 or the node starting with it, and 新 or
+    阅 right after it or the node ending with it."""
+    return (
+        "相关新" in text
+        or "相关阅" in text
+        or text.endswith("相关")
+        or text.startswith(("关新", "关阅"))
+        or text == "关"
+    )
+
+
 _QUOTED = re.compile(r"""["']((?:https?:)?//[^"'\s<>\\]+|/[^"'\s<>\\]+)["']""")
 _FEEDISH = re.compile(r"rank(?:_all)?\.js|getNewsInfo|/p/\d|/api/")
 _RECOMMENDED = re.compile(

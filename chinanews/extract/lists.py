@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from chinanews.dates import find_date_text, to_iso
-from chinanews.extract.html import HtmlElement, UrlJoiner, base_url, decode, looks_binary, parse
+from chinanews.extract.html import HtmlElement, UrlJoiner, decode, looks_binary, parse
 from chinanews.extract.links import script_urls
 from chinanews.extract.model import ListEntry, ListPage
 from chinanews.extract.scripted import LIST_SCRIPTED, inline_scripts, scripted_lists
@@ -102,7 +102,7 @@ def _extract(url: str, html: str | bytes, encoding: str | None, now: datetime | 
     if root is None:
         return ListPage()
     page = Page(root, url)
-    join = UrlJoiner(base_url(root, url))
+    join = page.join
     found = _Collector(join, now)
     for box in page.by_class("item_list"):
         for li in box.iter("li"):

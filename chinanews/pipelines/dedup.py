@@ -169,21 +169,29 @@ class NearDuplicatePipeline(_Layer):
 
 class RecordPipeline(_Layer):
     """Remembers every article that passed the layers, in this crawl and for later ones.
-    In a distributed crawl it first makes the article the original of its body in the
-    shared index (``claim_content``): when another worker recorded the same body under
-    another id meanwhile, the article is dropped as a ``content`` duplicate of that one."""
+    It first claims the article's place among the originals, atomically across the workers
+    of a distributed crawl: its near-duplicate signature (``claim``: a near copy another
+    worker added since is found, and this one is dropped as a ``near`` duplicate of it),
+    then its body (``claim_content``: the same body recorded under another id meanwhile
+    drops it as a ``content`` duplicate)."""
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         state = self.state
         key = article_key(adapter)
+        signature = state.pending_signatures.pop(key, None)
+        if signature is not None:
+            # Atomic across workers: a near copy another worker claimed since this one's
+            # near layer looked makes this a duplicate of it.
+            match = state.near.claim(key, signature)
+            if match is not None:
+                self.inc("chinanews/duplicates/claimed_by_other_worker")
+                raise self.duplicate(adapter, state.index.url_of(match) or match, "near")
         if adapter.get("content_hash"):
             original = state.index.claim_content(adapter["content_hash"], key, adapter["url"])
             if original is not None:
-                state.pending_signatures.pop(key, None)
                 self.inc("chinanews/duplicates/claimed_by_other_worker")
                 raise self.duplicate(adapter, original, "content")
-        signature = state.pending_signatures.pop(key, None)
         state.record(
             item,
             key,
@@ -193,7 +201,5 @@ class RecordPipeline(_Layer):
             signature=state.near.dump_signature(signature) if signature is not None else None,
             published_at=adapter.get("published_at"),
         )
-        if signature is not None:
-            state.near.add(key, signature)
         state.emitted_this_run[key] = adapter["url"]
         return item

@@ -8,12 +8,12 @@ every template (body text, images, pager, related lists, meta tags) is read afte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from chinanews.extract.html import HtmlElement
+from chinanews.extract.html import HtmlElement, UrlJoiner, base_url
 from chinanews.extract.text import (
     clean,
     clean_or_none,
@@ -22,15 +22,34 @@ from chinanews.extract.text import (
     strip_source_prefix,
 )
 
-_IDS = etree.XPath("//*[@id]")
-_CLASSED = etree.XPath("//*[@class]")
+#: Every ``id`` and ``class`` attribute in one pass (each walk of the tree costs as much as
+#: the two): their elements are the attributes' parents.
+_MARKS = etree.XPath("//@id | //@class")
 _H1 = etree.XPath("//h1")
+#: In document order: headings, ``<time datetime>`` and every text node (``Page.nodes``).
+_NODES = etree.XPath("//h1 | //h2 | //time[@datetime] | //text()")
+_IN_ORDER = etree.XPath("$nodes/self::*")
+
+
+def _index(root: HtmlElement) -> tuple[dict[str, HtmlElement], dict[str, list[HtmlElement]]]:
+    """The elements by id and by class token (``Page.ids``, ``Page.classes``)."""
+    ids: dict[str, HtmlElement] = {}
+    classes: dict[str, list[HtmlElement]] = {}
+    for value in _MARKS(root):
+        el = value.getparent()
+        if value.attrname == "id":
+            ids.setdefault(value.strip(), el)
+        else:
+            for token in value.split():
+                classes.setdefault(token, []).append(el)
+    return ids, classes
 
 
 class Page:
-    """One parsed page and an index of its ids and class tokens, built in two XPath passes."""
+    """One parsed page and an index of its ids and class tokens, built in one XPath pass,
+    with the joiner that makes its links absolute (``join``, one cache for every reader)."""
 
-    __slots__ = ("_classes", "_h1", "_ids", "root", "url")
+    __slots__ = ("_classes", "_h1", "_ids", "_join", "_nodes", "_word_texts", "root", "url")
 
     def __init__(self, root: HtmlElement, url: str) -> None:
         self.root = root
@@ -38,24 +57,29 @@ class Page:
         self._ids: dict[str, HtmlElement] | None = None
         self._classes: dict[str, list[HtmlElement]] | None = None
         self._h1: list[HtmlElement] | None = None
+        self._join: UrlJoiner | None = None
+        self._nodes: list[HtmlElement | str] | None = None
+        self._word_texts: list[str] | None = None
+
+    @property
+    def join(self) -> UrlJoiner:
+        """Absolutises hrefs against the page URL or its ``<base href>``."""
+        if self._join is None:
+            self._join = UrlJoiner(base_url(self.root, self.url))
+        return self._join
 
     @property
     def ids(self) -> dict[str, HtmlElement]:
+        """The first element of each ``id`` (stripped), in document order."""
         if self._ids is None:
-            ids: dict[str, HtmlElement] = {}
-            for el in _IDS(self.root):
-                ids.setdefault(el.get("id").strip(), el)
-            self._ids = ids
+            self._ids, self._classes = _index(self.root)
         return self._ids
 
     @property
     def classes(self) -> dict[str, list[HtmlElement]]:
+        """The elements carrying each class token, in document order."""
         if self._classes is None:
-            classes: dict[str, list[HtmlElement]] = {}
-            for el in _CLASSED(self.root):
-                for token in el.get("class").split():
-                    classes.setdefault(token, []).append(el)
-            self._classes = classes
+            self._ids, self._classes = _index(self.root)
         return self._classes
 
     def by_id(self, *ids: str, tag: str | None = None) -> HtmlElement | None:
@@ -82,6 +106,62 @@ class Page:
         if self._h1 is None:
             self._h1 = _H1(self.root)
         return self._h1
+
+    @property
+    def nodes(self) -> list[HtmlElement | str]:
+        """In document order, every ``<h1>``, ``<h2>``, ``<time datetime>`` and text node
+        (lxml's string results: ``text_parent`` tells their element) of the page: one pass
+        that serves ``word_texts`` and the scan of the body (``chinanews.extract.fields``).
+        Which text nodes are wanted is sorted out in Python: a ``contains()`` or ``parent::``
+        test per node in the XPath costs more than ``in`` on each string."""
+        if self._nodes is None:
+            self._nodes = _NODES(self.root)
+        return self._nodes
+
+    @property
+    def word_texts(self) -> list[str]:
+        """The text nodes of ``nodes`` that hold 来源 (the source label, ``generic``) or 关
+        (关键词, 相关新闻, 相关阅读: ``chinanews.extract.links.labels``)."""
+        if self._word_texts is None:
+            self._word_texts = [
+                t for t in self.nodes if isinstance(t, str) and ("关" in t or "来源" in t)
+            ]
+        return self._word_texts
+
+    def nodes_in(self, el: HtmlElement) -> list[HtmlElement | str]:
+        """The part of ``nodes`` inside ``el`` (``el`` itself included): one run of them, as
+        an element's descendants follow one another in document order."""
+        nodes = self.nodes
+        start, end = 0, len(nodes)
+        while start < end and not _inside(nodes[start], el):
+            start += 1
+        while end > start and not _inside(nodes[end - 1], el):
+            end -= 1
+        return nodes[start:end]
+
+
+def _inside(node: HtmlElement | str, el: HtmlElement) -> bool:
+    """Whether ``el`` is a text node's element or one of its ancestors, or an element's self
+    or ancestor."""
+    up = text_parent(node) if isinstance(node, str) else node
+    while up is not None:
+        if up is el:
+            return True
+        up = up.getparent()
+    return False
+
+
+def text_parent(text: str) -> HtmlElement | None:
+    """The element a text node of an XPath result is in (a tail's is its owner's parent)."""
+    owner = text.getparent()  # type: ignore[attr-defined]
+    if owner is not None and text.is_tail:  # type: ignore[attr-defined]
+        owner = owner.getparent()
+    return owner
+
+
+def in_document_order(root: HtmlElement, elements: list[HtmlElement]) -> list[HtmlElement]:
+    """``elements`` once each, in document order (as an XPath step returns them)."""
+    return _IN_ORDER(root, nodes=elements) if len(elements) > 1 else list(elements)
 
 
 @dataclass
@@ -153,9 +233,40 @@ def text_of(el: HtmlElement | None) -> str:
     """Whitespace-clean text of an element (scripts and styles left out)."""
     if el is None:
         return ""
+    if not len(el):  # a leaf (most links and labels): its own text is all of it
+        return clean(el.text)
     parts: list[str] = []
     _collect(el, parts)
     return clean("".join(parts))
+
+
+def string_value(el: HtmlElement) -> str:
+    """All the text inside ``el`` (``text_content()``, XPath ``string()``), without the XPath
+    call when ``el`` has no child node: then its own text is all of it."""
+    return el.text_content() if len(el) else el.text or ""
+
+
+def marked_upwards(
+    el: HtmlElement | None, marked: Callable[[HtmlElement], bool], memo: dict[HtmlElement, bool]
+) -> bool:
+    """Whether ``el`` or one of its ancestors is ``marked``. ``memo`` keeps the verdict of
+    every element passed on the way up, for the next element of the same page."""
+    chain = []
+    verdict = False
+    node = el
+    while node is not None:
+        known = memo.get(node)
+        if known is not None:
+            verdict = known
+            break
+        chain.append(node)
+        if marked(node):
+            verdict = True
+            break
+        node = node.getparent()
+    for n in chain:
+        memo[n] = verdict
+    return verdict
 
 
 def link_of(el: HtmlElement | None) -> HtmlElement | None:

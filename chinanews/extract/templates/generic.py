@@ -18,8 +18,18 @@ from typing import Any
 from lxml import etree
 
 from chinanews.dates import BEIJING, to_iso
-from chinanews.extract.templates.base import Located, Page, http_href, text_of
+from chinanews.extract.templates.base import (
+    Located,
+    Page,
+    http_href,
+    in_document_order,
+    marked_upwards,
+    string_value,
+    text_of,
+    text_parent,
+)
 from chinanews.extract.text import (
+    Marks,
     clean,
     clean_or_none,
     split_keywords,
@@ -28,13 +38,11 @@ from chinanews.extract.text import (
     strip_title_suffix,
 )
 
-_PARAGRAPHS = etree.XPath("//p")
 _TITLE = etree.XPath("//title")
 _TIME_TAG = etree.XPath("//time[@datetime]")
-_SOURCE_LABEL = etree.XPath(
-    "//*[not(self::script) and not(self::style)][text()[contains(., '来源')]]"
-)
-_JSON_LD = etree.XPath("//script[@type='application/ld+json' or @type='application/json+ld']")
+#: The ``type`` of a JSON-LD script (the scripts are found with ``iter``: in C, and fewer
+#: of them than every element an XPath ``//`` walks).
+_JSON_LD_TYPES = ("application/ld+json", "application/json+ld")
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
 _DATE_META = (
     "article:published_time",
@@ -56,20 +64,39 @@ _MIN_SHORT = 40  # ... or a page with a heading and a printed publication time
 _CHROME = re.compile(r"foot|copyright|nav|header|menu|sidebar|side_|rail|comment|share|\bad", re.I)
 
 
-def _in_chrome(element: Any) -> bool:
-    for ancestor in element.iterancestors():
-        marks = f"{ancestor.get('id', '')} {ancestor.get('class', '')}"
-        if ancestor.tag in ("footer", "nav", "header", "aside") or (
-            marks.strip() and _CHROME.search(marks)
-        ):
-            return True
-    return False
+_chrome_mark = Marks(_CHROME)
+
+
+def _chrome(node: Any) -> bool:
+    marks = f"{node.get('id', '')} {node.get('class', '')}"
+    return node.tag in ("footer", "nav", "header", "aside") or bool(
+        marks.strip() and _chrome_mark(marks)
+    )
+
+
+def _in_chrome(element: Any, memo: dict[Any, bool]) -> bool:
+    """Whether an ancestor of ``element`` is page chrome (``memo``: see ``marked_upwards``)."""
+    return marked_upwards(element.getparent(), _chrome, memo)
+
+
+def _source_labels(page: Page) -> list[Any]:
+    """Elements whose own text has 来源, but scripts and styles, in document order (read
+    from the text nodes up, ``Page.word_texts``)."""
+    found = []
+    for text in page.word_texts:
+        if "来源" in text:
+            parent = text_parent(text)
+            if parent is not None and parent.tag not in ("script", "style"):
+                found.append(parent)
+    return in_document_order(page.root, found)
 
 
 def read_json_ld(page: Page) -> list[dict[str, Any]]:
     """Every JSON-LD object on the page (``@graph`` members flattened)."""
     out: list[dict[str, Any]] = []
-    for script in _JSON_LD(page.root):
+    for script in page.root.iter("script"):
+        if script.get("type") not in _JSON_LD_TYPES:
+            continue
         try:
             data = json.loads(script.text or "", strict=False)
         except ValueError:
@@ -134,7 +161,7 @@ _LOOSE_TAGS = ("div", "section", "article", "main", "td")
 _INLINE = frozenset({"span", "strong", "b", "em", "i", "font", "u"})
 
 
-def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
+def _loose_text_block(page: Page, chrome: dict[Any, bool]) -> tuple[Any, int, list[Any]]:
     """The element holding the most text of its own, not in ``<p>`` (text runs split by
     ``<br>``, inline tags): a short item written without paragraphs."""
     best, size = None, 0
@@ -142,9 +169,9 @@ def _loose_text_block(page: Page) -> tuple[Any, int, list[Any]]:
         own = len(clean(el.text))
         for child in el:
             if isinstance(child.tag, str) and child.tag in _INLINE:
-                own += len(clean(child.text_content()))
+                own += len(clean(string_value(child)))
             own += len(clean(child.tail))
-        if own > size and not _in_chrome(el):
+        if own > size and not _in_chrome(el, chrome):
             best, size = el, own
     return best, size, []
 
@@ -160,19 +187,20 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
     and no image (the heading, the info line, an ad) are left out. Lists of links and
     related-news headings inside the block are left out too."""
     scores: dict[Any, int] = {}
-    for p in _PARAGRAPHS(page.root):
+    chrome: dict[Any, bool] = {}
+    for p in page.root.iter("p"):  # in C, as an XPath // would walk every node
         parent = p.getparent()
-        if parent is None or _in_chrome(p):
+        if parent is None or _in_chrome(p, chrome):
             continue
-        size = len(p.text_content().strip())
+        size = len(string_value(p).strip())
         if size:
             scores[parent] = scores.get(parent, 0) + size
     if not scores:
-        return _loose_text_block(page)
+        return _loose_text_block(page, chrome)
     best = max(scores, key=scores.__getitem__)
     size = scores[best]
     if size < _MIN_BLOCK:
-        loose = _loose_text_block(page)
+        loose = _loose_text_block(page, chrome)
         if loose[1] > size:
             return loose
     skip: list[Any] = []
@@ -186,16 +214,16 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
                 if not isinstance(child.tag, str) or child in scores or child.tag == "p":
                     continue
                 if next(child.iter("img"), None) is None and not any(
-                    len(p.text_content().strip()) > 0 for p in child.iter("p")
+                    len(string_value(p).strip()) > 0 for p in child.iter("p")
                 ):
                     skip.append(child)
     for el in best.iter("ul", "ol", "h2", "h3", "h4", "div"):
         if el.tag in ("ul", "ol"):
-            text = len(el.text_content().strip())
-            linked = sum(len(a.text_content().strip()) for a in el.iter("a"))
+            text = len(string_value(el).strip())
+            linked = sum(len(string_value(a).strip()) for a in el.iter("a"))
             if text and linked * 2 >= text:
                 skip.append(el)
-        elif len(el) <= 1 and clean(el.text_content()) in _LIST_HEADINGS:
+        elif len(el) <= 1 and clean(string_value(el)) in _LIST_HEADINGS:
             skip.append(el)
     return best, size, skip
 
@@ -246,7 +274,7 @@ def locate(
     located.found("author", "json-ld-author", located.author)
     located.author = located.author or strip_author_prefix(meta.get("author"))
     located.found("author", "meta-author", located.author)
-    for label in _SOURCE_LABEL(page.root):
+    for label in _source_labels(page):
         a = next(label.iter("a"), None)
         text = text_of(label)
         if text.startswith(("来源", "文章来源")) and len(text) < 60:
