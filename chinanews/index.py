@@ -448,8 +448,16 @@ class ArticleIndex(BufferedIndex):
         ).fetchone()
         if row is None:
             return None
-        *head, checks, listings = row
-        return FetchState(*head, int(checks or 0), frozenset((listings or "").split()))
+        first, last, etag, modified, check, checks, listings = row
+        return FetchState(
+            first,
+            last,
+            etag,
+            modified,
+            check,
+            int(checks or 0),
+            frozenset((listings or "").split()),
+        )
 
     def _originals(self) -> Iterator[tuple[str, str, str | None, str | None]]:
         yield from self.db.execute(

@@ -299,20 +299,25 @@ def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None
 def existing_versions(table: Any, batch: pa.Table) -> set[tuple[str, int]]:
     """The (url, version) pairs of ``batch`` the table holds already (only the partitions
     the batch touches are read)."""
-    from pyiceberg.expressions import And, In, IsNull, Or
+    from pyiceberg import expressions
+
+    # pyiceberg's predicates are built through __new__, which its type hints do not show
+    ex: Any = expressions
 
     if table.current_snapshot() is None or batch.num_rows == 0:
         return set()
     urls = sorted(set(batch.column("url").to_pylist()))
-    row_filter: Any = In("url", urls)
+    row_filter: Any = ex.In("url", urls)
     days = {d for d in batch.column("dt").to_pylist()}
     if "dt" in {f.name for f in table.schema().fields}:
         dated = sorted(d for d in days if d is not None)
-        day_filter: Any = In("dt", [d.isoformat() for d in dated]) if dated else None
+        day_filter: Any = ex.In("dt", [d.isoformat() for d in dated]) if dated else None
         if None in days:
-            day_filter = Or(day_filter, IsNull("dt")) if day_filter is not None else IsNull("dt")
+            day_filter = (
+                ex.Or(day_filter, ex.IsNull("dt")) if day_filter is not None else ex.IsNull("dt")
+            )
         if day_filter is not None:
-            row_filter = And(day_filter, row_filter)
+            row_filter = ex.And(day_filter, row_filter)
     found = table.scan(row_filter=row_filter, selected_fields=("url", "version")).to_arrow()
     return set(
         zip(found.column("url").to_pylist(), found.column("version").to_pylist(), strict=False)
