@@ -40,7 +40,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "distributed": ["benchmarks/distributed.py"],
     "crawl": ["benchmarks/crawl.py", "--long-size", "92000"],
     "checkpoints": ["benchmarks/checkpoints.py", "--size", "3000", "--rounds", "3"],
-    "incremental": ["benchmarks/incremental.py", "--size", "2000", "--before", "98ff36b"],
+    "incremental": ["benchmarks/incremental_crawl.py", "--size", "2000", "--before", "98ff36b"],
 }
 
 PACKAGES = ("scrapy", "scrapy-playwright", "scrapy-redis", "pyarrow", "psycopg", "numpy", "lxml")

@@ -23,7 +23,7 @@ render=never`` over and over on one data directory, as a schedule would:
 Requests are counted by the site's server. Prints a Markdown section; ``--write`` replaces
 the ``incremental`` section of docs/benchmarks.md.
 
-    .venv/bin/python benchmarks/incremental.py --size 2000 --before 98ff36b --write
+    .venv/bin/python benchmarks/incremental_crawl.py --size 2000 --before 98ff36b --write
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file's directory leaves the import path: its name would hide the ``incremental``
-# package that Twisted imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+# (not "incremental.py": a script of this directory run as ``python benchmarks/X.py`` has the
+# directory first on its import path, and Twisted imports a package named ``incremental``)
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.crawl import COMMON, PY, settings_args  # noqa: E402
