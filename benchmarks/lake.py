@@ -706,8 +706,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "every file, and there the table pays for its small files: one per partition touched "
         "by each 500-row commit, against the feed's files of up to 10,000 rows, and "
         "pyiceberg's scan into Arrow is most of its time. Compaction (`chinanews lake "
-        "maintain`, being built on another branch, not measured here) is what should bring "
-        "the table's files near the feed's; the figures after maintain come when it lands. "
+        "maintain`) brings the table's files to one per partition (below); reading after it "
+        "was not measured in this run. "
         "The 1,000,000-row size was not run: appends slow down as the table's history grows "
         "(the average append above), and 2,000 of them would take most of an hour on this "
         "machine.",
