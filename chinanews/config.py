@@ -529,6 +529,7 @@ TABLE: Mapping[str, Setting] = {
     # Distributed crawls (chinanews.distributed).
     "CHINANEWS_DISTRIBUTED": Setting(Bool(), "1"),
     "CHINANEWS_IDLE_TIMEOUT": Setting(Float(positive=True), "60"),
+    "CHINANEWS_SHARED_POLITENESS": Setting(Bool(), "0"),
     "CHINANEWS_WORKER_ID": Setting(Text(max_length=100), "worker-1"),
     # Set by the JOBDIR add-on (chinanews.jobdir) for the attempt that follows.
     "CHINANEWS_RUN_ID": Setting(

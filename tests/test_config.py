@@ -107,6 +107,7 @@ BAD = [
     ("CHINANEWS_IDLE_TIMEOUT", "0", "is not a positive number of seconds"),
     ("CHINANEWS_IDLE_TIMEOUT", "nan", "is not a positive number of seconds"),
     ("CHINANEWS_WORKER_ID", "w" * 101, "is 101 characters long"),
+    ("CHINANEWS_SHARED_POLITENESS", "shared", "is not a boolean"),
     ("CHINANEWS_RUN_ID", "../elsewhere", "is not a file-name part"),
     ("CHINANEWS_ATTEMPT", "0", "is not a positive integer"),
     ("CHINANEWS_RECOVER", "maybe", "is not a boolean"),
