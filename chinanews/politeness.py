@@ -13,8 +13,9 @@ apply):
   later of now and the slot's next allowed time, which it moves on by the delay (the
   configured one, or the shared AutoThrottle delay, times the jitter the worker drew). The
   worker sleeps until that time and lets the request go: no second round trip. When every
-  place is taken it answers "full"; the worker retries when one of its own requests to the
-  host ends, or after ``POLL`` seconds. Within a worker one request per slot asks at a
+  place is taken it answers "full" and the time to the next allowed start; the worker
+  asks again at that time, or (when it has passed) as soon as one of its own requests to
+  the host ends, or after ``POLL`` seconds. Within a worker one request per slot asks at a
   time, so a worker's waiting requests cost one query per retry, not one each.
 * ``RELEASE`` (one ``EVALSHA``, sent after the response has gone on its way) gives the
   place back, and with AutoThrottle on folds the response's latency into the shared delay
@@ -76,21 +77,22 @@ GRACE = 10.0
 # (the configured one, or AutoThrottle's start delay when ARGV[5] is set), concurrency,
 # slot name (the throttle hash field, '' without AutoThrottle), place lifetime ms. The
 # slot's next allowed time is kept 10 minutes past its use.
-# Returns {1, ms to wait before starting} when a place is taken, {0, places taken} when
-# the slot is full.
+# Returns {1, ms to wait before starting} when a place is taken; {0, ms until the next
+# allowed start} when the slot is full (no request can start before it anyway).
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local taken = redis.call('ZCARD', KEYS[1])
-if taken >= tonumber(ARGV[4]) then return {0, taken} end
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if taken >= tonumber(ARGV[4]) then return {0, math.max(0, nxt - now)} end
 local delay = tonumber(ARGV[3])
 if ARGV[5] ~= '' then
   local shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '')
   if shared then delay = shared * 1000 end
 end
 delay = math.floor(delay * tonumber(ARGV[2]))
-local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+local start = math.max(now, nxt)
 local life = tonumber(ARGV[6]) + start - now
 redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], life)
@@ -210,6 +212,9 @@ class Budget:
                 if int(granted):
                     break
                 self.full_retries += 1
+                if int(value) > 0:  # nothing starts before the next allowed start
+                    await asyncio.sleep(int(value) / 1000)
+                    continue
                 # Ask again when one of ours is back, or after POLL (another worker's place
                 # may be back).
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -256,7 +261,7 @@ class Budget:
         return float(value) if value is not None else None
 
 
-def _limits(settings: BaseSettings, slot: str) -> Limits:
+def slot_limits(settings: BaseSettings, slot: str, jitter: float) -> Limits:
     """The slot's budget as Scrapy's downloader would give one process (``DOWNLOAD_SLOTS``,
     ``CONCURRENT_REQUESTS_PER_IP`` or ``_PER_DOMAIN``, ``DOWNLOAD_DELAY``,
     ``DOWNLOAD_DELAY_JITTER``), AutoThrottle's start delay when it is on."""
@@ -271,11 +276,15 @@ def _limits(settings: BaseSettings, slot: str) -> Limits:
     delay = float(own.get("delay", settings.getfloat("DOWNLOAD_DELAY")))
     if settings.getbool("AUTOTHROTTLE_ENABLED"):
         delay = max(delay, settings.getfloat("AUTOTHROTTLE_START_DELAY"))
-    jitter = float(own.get("jitter", _jitter(settings)))
-    return Limits(delay=delay, jitter=jitter, concurrency=max(1, concurrency))
+    return Limits(
+        delay=delay, jitter=float(own.get("jitter", jitter)), concurrency=max(1, concurrency)
+    )
 
 
-def _jitter(settings: BaseSettings) -> float:
+def default_jitter(settings: BaseSettings) -> float:
+    """``DOWNLOAD_DELAY_JITTER``, or the deprecated ``RANDOMIZE_DOWNLOAD_DELAY`` when given,
+    read as Scrapy's downloader reads them (its ``_default_jitter``, which also warns of the
+    deprecated setting: called once per crawl)."""
     from scrapy.core.downloader import _default_jitter
 
     return _default_jitter(settings)
@@ -307,6 +316,7 @@ class SharedPoliteness:
         self.crawler = crawler
         self.settings = settings
         self.throttle = _throttle(settings)
+        self.jitter = default_jitter(settings)
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
         self.prefix = key_prefix(settings, getattr(crawler.spider, "name", None) or "crawl")
         self.worker = worker_id(settings)
@@ -338,7 +348,7 @@ class SharedPoliteness:
 
     def limits(self, slot: str) -> Limits:
         if slot not in self._limits:
-            self._limits[slot] = _limits(self.settings, slot)
+            self._limits[slot] = slot_limits(self.settings, slot, self.jitter)
         return self._limits[slot]
 
     async def take(self, slot: str, timeout: float | None = None, *, kind: str = "") -> str:
@@ -352,6 +362,7 @@ class SharedPoliteness:
         stats = self._stats()
         stats.inc_value(f"{STAT}/acquired")
         stats.inc_value(f"{STAT}/waited_ms", int(waited * 1000))
+        self._count()
         if kind:
             stats.inc_value(f"{STAT}/{kind}")
         return token
@@ -400,6 +411,7 @@ class SharedPoliteness:
 
     def _released(self, task: asyncio.Task[Any]) -> None:
         self._releases.discard(task)
+        self._count()
         if task.cancelled():
             return
         exc = task.exception()
@@ -429,10 +441,16 @@ class SharedPoliteness:
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
         if self.budget is not None:
+            self._count()
+            await self.budget.client.aclose()
+
+    def _count(self) -> None:
+        """The budget's round trips and retries so far, in the stats (kept up to date: the
+        crawl report may be written before this middleware hears of the spider's close)."""
+        if self.budget is not None:
             stats = self._stats()
             stats.set_value(f"{STAT}/round_trips", self.budget.round_trips)
             stats.set_value(f"{STAT}/full_retries", self.budget.full_retries)
-            await self.budget.client.aclose()
 
     def _stats(self) -> Any:
         stats = self.crawler.stats

@@ -11,10 +11,21 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.settings import Settings
 
 from chinanews.distributed import Keys, reset
-from chinanews.politeness import ACQUIRE, Budget, Limits, Throttle, jitter_factor
+from chinanews.politeness import (
+    ACQUIRE,
+    PRIORITY,
+    Budget,
+    Limits,
+    Throttle,
+    jitter_factor,
+    slot_limits,
+)
 from tests.conftest import REDIS_URL
+from tests.test_distributed import addon_settings
 
 SLOT = "127.0.0.1"
 
@@ -175,3 +186,47 @@ def test_autothrottle_delay_is_one_value_shared_by_the_workers(
     assert 0.9 <= waited < 1.2  # the start delay
     assert 0.35 <= waited_c < 0.7  # the shared delay after a's first response (0.55)
     assert redis_client.hget(f"{prefix}:throttle", SLOT) is not None
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+def _middlewares(settings: Any) -> dict[Any, Any]:
+    return {
+        (k if isinstance(k, str) else f"{k.__module__}.{k.__qualname__}"): v
+        for k, v in settings.getdict("DOWNLOADER_MIDDLEWARES").items()
+    }
+
+
+def test_the_distributed_addon_installs_the_budget_and_switches_autothrottle_off() -> None:
+    settings = addon_settings(CHINANEWS_DISTRIBUTED="1")
+    assert _middlewares(settings)["chinanews.politeness.SharedPoliteness"] == PRIORITY
+    assert settings.getdict("EXTENSIONS")[AutoThrottle] is None
+    # the settings themselves are left as given: the budget reads them
+    assert settings.getbool("AUTOTHROTTLE_ENABLED") is True
+    assert settings.getfloat("DOWNLOAD_DELAY") == 0.5
+
+
+@pytest.mark.parametrize("given", [{}, {"CHINANEWS_SHARED_POLITENESS": "0"}])
+def test_without_distributed_mode_or_switched_off_each_worker_keeps_its_own(
+    given: dict[str, str],
+) -> None:
+    settings = addon_settings(**({"CHINANEWS_DISTRIBUTED": "1"} if given else {}), **given)
+    assert "chinanews.politeness.SharedPoliteness" not in _middlewares(settings)
+    assert AutoThrottle not in settings.getdict("EXTENSIONS")
+
+
+def test_the_budget_per_slot_is_what_scrapy_gives_one_process() -> None:
+    settings = Settings(
+        {
+            "DOWNLOAD_DELAY": 0.05,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+            "AUTOTHROTTLE_ENABLED": False,
+            "DOWNLOAD_SLOTS": {"slow.example": {"delay": 2, "concurrency": 1, "jitter": 0}},
+        }
+    )
+    assert slot_limits(settings, "a.example", 0.5) == Limits(delay=0.05, jitter=0.5, concurrency=2)
+    assert slot_limits(settings, "slow.example", 0.5) == Limits(delay=2, jitter=0, concurrency=1)
+    settings.set("AUTOTHROTTLE_ENABLED", True)
+    settings.set("AUTOTHROTTLE_START_DELAY", 1.0)
+    assert slot_limits(settings, "a.example", 0.5).delay == 1.0  # AutoThrottle's start delay
