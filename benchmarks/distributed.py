@@ -238,9 +238,8 @@ def report(args: argparse.Namespace, runs: list[Run], load: float) -> str:
             "so one worker can use at most one core), which left the second worker "
             f"{max(0.0, cores - used[one.label]):.2f} of a core. On machines of their "
             "own the workers would not share cores; against the real site the bound is the "
-            "politeness delay per host, and each worker has its own download slots, so N "
-            "workers send up to N times the requests per host of one (divide "
-            "`CONCURRENT_REQUESTS_PER_DOMAIN` among them, or raise `DOWNLOAD_DELAY`).",
+            "politeness delay per host, which the workers share (docs/distributed.md, "
+            "'How politeness is shared'), so more workers do not crawl one host faster.",
         ]
     return "\n".join(L)
 

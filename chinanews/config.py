@@ -529,6 +529,7 @@ TABLE: Mapping[str, Setting] = {
     # Distributed crawls (chinanews.distributed).
     "CHINANEWS_DISTRIBUTED": Setting(Bool(), "1"),
     "CHINANEWS_IDLE_TIMEOUT": Setting(Float(positive=True), "60"),
+    "CHINANEWS_SHARED_POLITENESS": Setting(Bool(), "0"),
     "CHINANEWS_WORKER_ID": Setting(Text(max_length=100), "worker-1"),
     "CHINANEWS_LEASE_SECONDS": Setting(Float(positive=True), "30"),
     "CHINANEWS_MAX_DELIVERIES": Setting(Int(minimum=1), "3"),

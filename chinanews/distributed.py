@@ -9,6 +9,8 @@
   worker held come back to the others;
 * the cross-run article index and the near-duplicate index in Redis
   (``CHINANEWS_INDEX_BACKEND=redis``),
+* one politeness budget per host for all workers (``chinanews.politeness``) unless
+  ``CHINANEWS_SHARED_POLITENESS=0``,
 
 every key under ``CHINANEWS_REDIS_PREFIX`` (default ``chinanews:<spider>``)::
 
@@ -18,6 +20,7 @@ every key under ``CHINANEWS_REDIS_PREFIX`` (default ``chinanews:<spider>``)::
     <prefix>:workers      live workers and their last heartbeat (sorted set)
     <prefix>:leases, :claimed:<worker>, :deliveries, :dead   the leases (chinanews.lease)
     <prefix>:seen:*, :hash:*, :claim:*, :near:*   the article indexes (chinanews.index)
+    <prefix>:polite:*, :throttle   the politeness budget per host (chinanews.politeness)
 
 ``Frontier`` is the spider's side. When a worker starts, one atomic step registers it and,
 if no other worker is live and the frontier (queue and start URLs) is empty, begins a new
@@ -50,7 +53,10 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+
+from chinanews import politeness
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -206,6 +212,14 @@ class Distributed:
         # scrapy-redis formats these with %(spider)s: a literal % in the prefix is doubled.
         settings.set("SCHEDULER_QUEUE_KEY", keys.requests.replace("%", "%%"), "addon")
         settings.set("SCHEDULER_DUPEFILTER_KEY", keys.dupefilter.replace("%", "%%"), "addon")
+        if politeness.enabled(settings):
+            # One budget per host for all workers (chinanews/politeness.py), which applies
+            # AutoThrottle's rule to the shared delay: Scrapy's own would add a local one.
+            settings.set_in_component_priority_dict(
+                "DOWNLOADER_MIDDLEWARES", politeness.SharedPoliteness, politeness.PRIORITY
+            )
+            settings.set_in_component_priority_dict("EXTENSIONS", AutoThrottle, None)
+            politeness.budget_browser(self.crawler, settings)
         if not _explicit(settings, "CHINANEWS_MIN_ARTICLES"):
             # Another worker may have emitted every article: no worker fails for having none.
             settings.set("CHINANEWS_MIN_ARTICLES", 0, "project")

@@ -163,6 +163,8 @@ CHINANEWS_RENDER_TIMEOUT = 10.0
 # Distributed crawls (docs/distributed.md): scrapy-redis' scheduler and dupefilter and the
 # article indexes in Redis at REDIS_URL, keys under CHINANEWS_REDIS_PREFIX (default
 # chinanews:<spider>); a worker stops when the frontier has been empty this many seconds.
+# The workers keep to one politeness budget per host, in Redis (chinanews/politeness.py).
 CHINANEWS_DISTRIBUTED = False
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHINANEWS_IDLE_TIMEOUT = 60.0
+CHINANEWS_SHARED_POLITENESS = True

@@ -135,6 +135,21 @@ def redis_client_module() -> Iterator[Any]:
     yield from _redis_client()
 
 
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    """A browser for rendering, or a failure in CI and a skip elsewhere."""
+    from scrapy.utils.project import get_project_settings
+
+    from chinanews.rendering import RenderMode, check_render
+
+    try:
+        check_render(get_project_settings(), RenderMode.AUTO)
+    except ValueError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required in CI: {exc}")
+        pytest.skip(f"no browser to render with ({exc})")
+
+
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -110,6 +110,7 @@ BAD = [
     ("CHINANEWS_LEASE_SECONDS", "0", "is not a positive number of seconds"),
     ("CHINANEWS_LEASE_SECONDS", "soon", "'soon' is not a positive number of seconds"),
     ("CHINANEWS_MAX_DELIVERIES", "0", "is not a positive integer"),
+    ("CHINANEWS_SHARED_POLITENESS", "shared", "is not a boolean"),
     ("CHINANEWS_RUN_ID", "../elsewhere", "is not a file-name part"),
     ("CHINANEWS_ATTEMPT", "0", "is not a positive integer"),
     ("CHINANEWS_RECOVER", "maybe", "is not a boolean"),

@@ -48,13 +48,20 @@ class Worker:
         return self
 
 
-def start_worker(data: Path, prefix: str, *args: str, idle_timeout: str = IDLE_TIMEOUT) -> Worker:
+def start_worker(
+    data: Path,
+    prefix: str,
+    *args: str,
+    idle_timeout: str = IDLE_TIMEOUT,
+    settings: dict[str, str] | None = None,
+) -> Worker:
     settings = {
         **LOCAL_SETTINGS,
         "CHINANEWS_DISTRIBUTED": "1",
         "REDIS_URL": REDIS_URL,
         "CHINANEWS_REDIS_PREFIX": prefix,
         "CHINANEWS_IDLE_TIMEOUT": idle_timeout,
+        **(settings or {}),
     }
     cmd = [*SCRAPY, "crawl", "china_com", "-a", "render=never", *args]
     for name, value in settings.items():

@@ -10,31 +10,17 @@ with the reason, elsewhere.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from scrapy.utils.project import get_project_settings
 
 from chinanews.localsite import LocalSite, serve
-from chinanews.rendering import RenderMode, check_render
 from tests.conftest import COMPARED_FIELDS, Crawl, outside_base, run_crawl
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def chromium() -> None:
-    """A browser for rendering, or a failure in CI and a skip elsewhere."""
-    try:
-        check_render(get_project_settings(), RenderMode.AUTO)
-    except ValueError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium is required in CI: {exc}")
-        pytest.skip(f"no browser to render with ({exc})")
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,31 @@ from .site import LocalSite
 
 class BaseURL(str):
     """The base URL of a running server (``http://127.0.0.1:PORT``), which also carries the
-    list of request targets it answered, in arrival order (``base.requests``)."""
+    list of request targets it answered, in arrival order (``base.requests``), and when it
+    handled each (``base.timings``: ``(start, end)`` in ``time.monotonic()`` seconds, in the
+    order the answers ended; one per request, faults included)."""
 
     requests: list[str]
+    timings: list[tuple[float, float]]
     server: ThreadingHTTPServer
 
     def __new__(cls, value: str) -> BaseURL:
         obj = super().__new__(cls, value)
         obj.requests = []
+        obj.timings = []
         return obj
+
+    def peak_in_flight(self) -> int:
+        """The most requests the server was handling at one moment."""
+        events = sorted(
+            [(start, 1) for start, _ in self.timings] + [(end, -1) for _, end in self.timings],
+            key=lambda e: (e[0], e[1]),  # an answer that ends as another starts: not both
+        )
+        peak = current = 0
+        for _, step in events:
+            current += step
+            peak = max(peak, current)
+        return peak
 
     @property
     def start_url(self) -> str:
@@ -39,7 +55,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    site: LocalSite | None,
+    log: list[str],
+    verbose: bool,
+    timings: list[tuple[float, float]] | None = None,
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "chinanews-localsite/1"
@@ -51,6 +72,14 @@ def _handler(site: LocalSite | None, log: list[str], verbose: bool) -> type[Base
             self._answer(send_body=False)
 
         def _answer(self, send_body: bool) -> None:
+            started = time.monotonic()
+            try:
+                self._respond(send_body)
+            finally:
+                if timings is not None:
+                    timings.append((started, time.monotonic()))
+
+        def _respond(self, send_body: bool) -> None:
             log.append(self.path)
             if site is None:  # outside sentinel
                 body, status, headers, delay = (
@@ -161,9 +190,11 @@ def _not_modified(request: Any, headers: list[tuple[str, str]]) -> bool:
 @contextmanager
 def _run(site: LocalSite | None, host: str, port: int, verbose: bool) -> Iterator[BaseURL]:
     log: list[str] = []
-    httpd = _Server((host, port), _handler(site, log, verbose))
+    timings: list[tuple[float, float]] = []
+    httpd = _Server((host, port), _handler(site, log, verbose, timings))
     base = BaseURL(f"http://{host}:{httpd.server_address[1]}")
     base.requests = log
+    base.timings = timings
     base.server = httpd
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -1,0 +1,532 @@
+"""One politeness budget per host for all the workers of a distributed crawl.
+
+Scrapy enforces ``DOWNLOAD_DELAY`` (randomised by ``DOWNLOAD_DELAY_JITTER``, ±50 % by
+default), ``CONCURRENT_REQUESTS_PER_DOMAIN`` and AutoThrottle in each process's downloader
+slots, so N workers hit a host N times as hard as one. ``SharedPoliteness``, a downloader
+middleware the ``Distributed`` add-on installs (``CHINANEWS_SHARED_POLITENESS``, on by
+default), takes a place in a budget kept in Redis before each download, for the download
+slot of the request (its host, as Scrapy's downloader keys it; ``DOWNLOAD_SLOTS`` entries
+apply):
+
+* ``ACQUIRE`` (one ``EVALSHA``) drops expired places, and when fewer than the slot's
+  concurrency are taken, takes one for the request and *reserves* its start time: the
+  later of now and the slot's next allowed time, which it moves on by the delay (the
+  configured one, or the shared AutoThrottle delay, times the jitter the worker drew). The
+  worker sleeps until that time and lets the request go: no second round trip. When every
+  place is taken it answers "full" and the time to the next allowed start; the worker
+  asks again at that time, or (when it has passed) as soon as one of its own requests to
+  the host ends, or after ``POLL`` seconds. Within a worker one request per slot asks at a
+  time, so a worker's waiting requests cost one query per retry, not one each.
+* ``RELEASE`` (one ``EVALSHA``, sent after the response has gone on its way) gives the
+  place back, and with AutoThrottle on folds the response's latency into the shared delay
+  with AutoThrottle's own rule (``scrapy/extensions/throttle.py``).
+
+A place expires after the request's download timeout plus ``GRACE`` seconds, so a killed
+worker's places come back on their own. Times are Redis' own (``TIME``): the workers'
+clocks do not matter.
+
+The worker's own slot for the host then has no delay (set to 0 when the request reaches
+the downloader, through the ``request_reached_downloader`` signal and the downloader's
+slots, as AutoThrottle itself sets slot delays), and Scrapy's AutoThrottle extension is
+off, so that delays do not add up; its concurrency stays ``CONCURRENT_REQUESTS_PER_DOMAIN``,
+which the places a worker holds never exceed.
+
+Keys (``<prefix>`` is ``CHINANEWS_REDIS_PREFIX``)::
+
+    <prefix>:polite:<slot>:inflight  places taken, scored by expiry (sorted set, ms)
+    <prefix>:polite:<slot>:next      the slot's next allowed start (string, ms)
+    <prefix>:throttle                AutoThrottle's delay per slot, seconds (hash)
+
+``BrowserBudget`` makes the browser's own requests (scripts, styles, data a rendered page
+fetches through scrapy-playwright's route) take places in the same budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import SETTINGS_PRIORITIES
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+STAT = "chinanews/politeness"
+#: In ``DOWNLOADER_MIDDLEWARES``: after the HTTP cache (900), whose hits take no place, and
+#: before the download itself; the first to see the response or the exception.
+PRIORITY = 950
+META = "chinanews_polite"
+#: Seconds between two queries of a worker waiting for a place held by another worker.
+POLL = 0.02
+#: Seconds a place outlives its request's download timeout before it expires.
+GRACE = 10.0
+
+# KEYS: inflight, next, throttle. ARGV: token, delay factor (the jitter drawn), delay ms
+# (the configured one, or AutoThrottle's start delay when ARGV[5] is set), concurrency,
+# slot name (the throttle hash field, '' without AutoThrottle), place lifetime ms. The
+# slot's next allowed time is kept 10 minutes past its use.
+# Returns {1, ms to wait before starting} when a place is taken; {0, ms until the next
+# allowed start} when the slot is full (no request can start before it anyway).
+ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local taken = redis.call('ZCARD', KEYS[1])
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if taken >= tonumber(ARGV[4]) then return {0, math.max(0, nxt - now)} end
+local delay = tonumber(ARGV[3])
+if ARGV[5] ~= '' then
+  local shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '')
+  if shared then delay = shared * 1000 end
+end
+delay = math.floor(delay * tonumber(ARGV[2]))
+local start = math.max(now, nxt)
+local life = tonumber(ARGV[6]) + start - now
+redis.call('ZADD', KEYS[1], now + life, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], life)
+redis.call('SET', KEYS[2], start + delay, 'PX', delay + 600000)
+return {1, start - now}
+"""
+
+# KEYS: inflight, throttle. ARGV: token, slot name ('' without AutoThrottle), latency s,
+# target concurrency, min delay s, max delay s, start delay s, whether the answer was a 200.
+# AutoThrottle's rule: target = latency / concurrency; new = max(target, (old + target)/2),
+# within [min, max]; not lowered by a non-200 answer. Returns the slot's delay, or -1.
+RELEASE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] == '' then return '-1' end
+local old = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '') or tonumber(ARGV[7])
+local target = tonumber(ARGV[3]) / tonumber(ARGV[4])
+local new = math.max(target, (old + target) / 2)
+new = math.min(math.max(tonumber(ARGV[5]), new), tonumber(ARGV[6]))
+if ARGV[8] ~= '1' and new <= old then return tostring(old) end
+redis.call('HSET', KEYS[2], ARGV[2], tostring(new))
+return tostring(new)
+"""
+
+
+def jitter_factor(jitter: float) -> float:
+    """What the delay is multiplied by, as Scrapy's ``Slot.download_delay`` draws it:
+    uniform in 1 ± ``jitter`` (0.5–1.5 with the default ±50 %), never below 0."""
+    if not jitter:
+        return 1.0
+    return max(0.0, 1 + random.uniform(-jitter, jitter))
+
+
+def enabled(settings: BaseSettings) -> bool:
+    """Shared politeness is on in distributed mode unless ``CHINANEWS_SHARED_POLITENESS=0``."""
+    return settings.getbool("CHINANEWS_DISTRIBUTED") and settings.getbool(
+        "CHINANEWS_SHARED_POLITENESS", True
+    )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A slot's budget: seconds between starts (AutoThrottle's start delay when it is on),
+    jitter, places."""
+
+    delay: float
+    jitter: float
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """AutoThrottle's settings, applied to the shared delay."""
+
+    target: float
+    minimum: float
+    maximum: float
+    start: float
+
+
+@dataclass
+class _Gate:
+    """One worker's side of a slot: its requests ask Redis one at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Budget:
+    """The shared budget through one async Redis client (``redis.asyncio``)."""
+
+    def __init__(self, client: Any, prefix: str, worker: str, *, poll: float = POLL) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.worker = worker
+        self.poll = poll
+        self._acquire = client.register_script(ACQUIRE)
+        self._release = client.register_script(RELEASE)
+        self._ids = itertools.count(1)
+        self._gates: dict[str, _Gate] = {}
+        #: Round trips to Redis (``EVALSHA`` calls, retries included), for the stats.
+        self.round_trips = 0
+        self.full_retries = 0
+
+    @property
+    def throttle_key(self) -> str:
+        return f"{self.prefix}:throttle"
+
+    def keys(self, slot: str) -> tuple[str, str]:
+        return f"{self.prefix}:polite:{slot}:inflight", f"{self.prefix}:polite:{slot}:next"
+
+    async def acquire(
+        self, slot: str, limits: Limits, lifetime: float, *, throttled: bool = False
+    ) -> tuple[str, float]:
+        """Take a place in ``slot``'s budget; returns its token and the seconds waited.
+        ``lifetime`` is how long the place lasts when nobody releases it."""
+        gate = self._gates.setdefault(slot, _Gate())
+        token = f"{self.worker}:{next(self._ids)}"
+        factor = jitter_factor(limits.jitter)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        inflight, nxt = self.keys(slot)
+        args = [
+            token,
+            repr(factor),
+            int(limits.delay * 1000),
+            limits.concurrency,
+            slot if throttled else "",
+            int(lifetime * 1000),
+        ]
+        async with gate.lock:
+            while True:
+                gate.freed.clear()
+                self.round_trips += 1
+                granted, value = await self._acquire(
+                    keys=[inflight, nxt, self.throttle_key], args=args
+                )
+                if int(granted):
+                    break
+                self.full_retries += 1
+                if int(value) > 0:  # nothing starts before the next allowed start
+                    await asyncio.sleep(int(value) / 1000)
+                    continue
+                # Ask again when one of ours is back, or after POLL (another worker's place
+                # may be back).
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(gate.freed.wait(), self.poll)
+        if int(value) > 0:
+            await asyncio.sleep(int(value) / 1000)
+        return token, loop.time() - began
+
+    async def release(
+        self,
+        slot: str,
+        token: str,
+        *,
+        latency: float | None = None,
+        throttle: Throttle | None = None,
+        ok: bool = True,
+    ) -> float | None:
+        """Give the place back; with ``throttle`` and a ``latency``, fold it into the slot's
+        shared AutoThrottle delay and return that delay."""
+        inflight, _ = self.keys(slot)
+        adjust = throttle is not None and latency is not None
+        args: list[Any] = [token, slot if adjust else ""]
+        if throttle is not None and latency is not None:
+            args += [
+                repr(latency),
+                repr(throttle.target),
+                repr(throttle.minimum),
+                repr(throttle.maximum),
+                repr(throttle.start),
+                "1" if ok else "0",
+            ]
+        self.round_trips += 1
+        try:
+            result = await self._release(keys=[inflight, self.throttle_key], args=args)
+        finally:
+            gate = self._gates.get(slot)
+            if gate is not None:
+                gate.freed.set()
+        delay = float(result)
+        return delay if delay >= 0 else None
+
+    async def shared_delay(self, slot: str) -> float | None:
+        value = await self.client.hget(self.throttle_key, slot)
+        return float(value) if value is not None else None
+
+
+def slot_limits(settings: BaseSettings, slot: str, jitter: float) -> Limits:
+    """The slot's budget as Scrapy's downloader would give one process (``DOWNLOAD_SLOTS``,
+    ``CONCURRENT_REQUESTS_PER_IP`` or ``_PER_DOMAIN``, ``DOWNLOAD_DELAY``,
+    ``DOWNLOAD_DELAY_JITTER``), AutoThrottle's start delay when it is on."""
+    own = settings.getdict("DOWNLOAD_SLOTS").get(slot, {})
+    concurrency = int(
+        own.get(
+            "concurrency",
+            settings.getint("CONCURRENT_REQUESTS_PER_IP")
+            or settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+        )
+    )
+    delay = float(own.get("delay", settings.getfloat("DOWNLOAD_DELAY")))
+    if settings.getbool("AUTOTHROTTLE_ENABLED"):
+        delay = max(delay, settings.getfloat("AUTOTHROTTLE_START_DELAY"))
+    return Limits(
+        delay=delay, jitter=float(own.get("jitter", jitter)), concurrency=max(1, concurrency)
+    )
+
+
+def default_jitter(settings: BaseSettings) -> float:
+    """The magnitude of the delay's random variation, as Scrapy 2.19's downloader reads it:
+    ``DOWNLOAD_DELAY_JITTER``, or the deprecated ``RANDOMIZE_DOWNLOAD_DELAY`` (±50% or none)
+    when that is set at a higher priority. Read here rather than through Scrapy's private
+    helper, which an upgrade may change (Scrapy warns of the deprecated setting itself)."""
+    randomize = settings.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0
+    if randomize <= SETTINGS_PRIORITIES["default"] or randomize <= (
+        settings.getpriority("DOWNLOAD_DELAY_JITTER") or 0
+    ):
+        return settings.getfloat("DOWNLOAD_DELAY_JITTER")
+    return 0.5 if settings.getbool("RANDOMIZE_DOWNLOAD_DELAY") else 0.0
+
+
+def _throttle(settings: BaseSettings) -> Throttle | None:
+    if not settings.getbool("AUTOTHROTTLE_ENABLED"):
+        return None
+    minimum = settings.getfloat("DOWNLOAD_DELAY")
+    return Throttle(
+        target=settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
+        minimum=minimum,
+        maximum=settings.getfloat("AUTOTHROTTLE_MAX_DELAY"),
+        start=max(minimum, settings.getfloat("AUTOTHROTTLE_START_DELAY")),
+    )
+
+
+class SharedPoliteness:
+    """Downloader middleware: every download takes a place in its slot's shared budget
+    (see the module docstring). Stats under ``chinanews/politeness/``: ``acquired``,
+    ``round_trips``, ``full_retries``, ``waited_ms`` (total)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not enabled(settings):
+            raise NotConfigured("shared politeness is for distributed crawls")
+        from chinanews.distributed import key_prefix, worker_id
+
+        self.crawler = crawler
+        self.settings = settings
+        self.throttle = _throttle(settings)
+        self.jitter = default_jitter(settings)
+        self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        self.prefix = key_prefix(settings, getattr(crawler.spider, "name", None) or "crawl")
+        self.worker = worker_id(settings)
+        self.budget: Budget | None = None
+        #: Whether the browser's requests take places themselves (``budget_browser``).
+        self.browser = isinstance(settings.get("PLAYWRIGHT_ABORT_REQUEST"), BrowserBudget)
+        self._limits: dict[str, Limits] = {}
+        self._releases: set[asyncio.Task[Any]] = set()
+        crawler.signals.connect(self._reached, signal=signals.request_reached_downloader)
+        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedPoliteness:
+        return cls(crawler)
+
+    def _budget(self) -> Budget:
+        if self.budget is None:
+            import redis.asyncio
+
+            url = self.settings.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+            self.budget = Budget(client, self.prefix, self.worker)
+        return self.budget
+
+    def slot_of(self, request: Request) -> str:
+        engine = self.crawler.engine
+        assert engine is not None
+        return engine.downloader.get_slot_key(request)
+
+    def limits(self, slot: str) -> Limits:
+        if slot not in self._limits:
+            self._limits[slot] = slot_limits(self.settings, slot, self.jitter)
+        return self._limits[slot]
+
+    async def take(self, slot: str, timeout: float | None = None, *, kind: str = "") -> str:
+        """Wait for a place in ``slot``'s shared budget and take it; returns its token, to
+        give back with ``give_back``. ``timeout``: the download's, for the place's lifetime;
+        ``kind``: also counted under ``chinanews/politeness/<kind>``."""
+        lifetime = (self.timeout if timeout is None else timeout) + GRACE
+        token, waited = await self._budget().acquire(
+            slot, self.limits(slot), lifetime, throttled=self.throttle is not None
+        )
+        stats = self._stats()
+        stats.inc_value(f"{STAT}/acquired")
+        stats.inc_value(f"{STAT}/waited_ms", int(waited * 1000))
+        self._count()
+        if kind:
+            stats.inc_value(f"{STAT}/{kind}")
+        return token
+
+    def give_back(
+        self, slot: str, token: str, *, latency: float | None = None, ok: bool = True
+    ) -> None:
+        """Give a place back, in the background; with AutoThrottle on, ``latency`` (seconds)
+        adjusts the slot's shared delay."""
+        if self.budget is None:
+            return
+        task = asyncio.ensure_future(
+            self.budget.release(slot, token, latency=latency, throttle=self.throttle, ok=ok)
+        )
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    async def process_request(self, request: Request) -> None:
+        if META in request.meta:  # already holds a place (e.g. passed through again)
+            return
+        if request.meta.get("playwright") and self.browser:
+            # Rendered in the browser: each of its HTTP requests, the page's own included,
+            # takes a place (BrowserBudget). A place held here for the whole render would
+            # starve the page's scripts and data of places: two pages would deadlock.
+            return
+        slot = self.slot_of(request)
+        token = await self.take(slot, float(request.meta.get("download_timeout", self.timeout)))
+        request.meta[META] = (slot, token)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self._release(request, ok=response.status == 200)
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException) -> None:
+        self._release(request, ok=False)
+
+    def _release(self, request: Request, *, ok: bool) -> None:
+        held = request.meta.pop(META, None)
+        if held is None:
+            return
+        slot, token = held
+        latency = request.meta.get("download_latency")
+        if request.meta.get("autothrottle_dont_adjust_delay", False) is True:
+            latency = None
+        self.give_back(slot, token, latency=latency, ok=ok)
+
+    def _released(self, task: asyncio.Task[Any]) -> None:
+        self._releases.discard(task)
+        self._count()
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # The place expires on its own (its lifetime); the worker goes on.
+            self._stats().inc_value(f"{STAT}/release_failed")
+            logger.warning("Could not give back a place in the shared budget: %r", exc)
+
+    def _reached(self, request: Request) -> None:
+        """The request holds a shared place: its local slot adds no delay of its own."""
+        if META not in request.meta:
+            return
+        engine = self.crawler.engine
+        assert engine is not None
+        slot = engine.downloader.slots.get(request.meta.get("download_slot", ""))
+        if slot is not None:
+            slot.delay = 0.0
+
+    def _closed(self) -> Any:
+        from scrapy.utils.defer import deferred_from_coro
+
+        return deferred_from_coro(self._close())
+
+    async def _close(self) -> None:
+        """Wait for the releases under way (each one's failure is logged by ``_released``),
+        count the round trips, close the client."""
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+        if self.budget is not None:
+            self._count()
+            await self.budget.client.aclose()
+
+    def _count(self) -> None:
+        """The budget's round trips and retries so far, in the stats (kept up to date: the
+        crawl report may be written before this middleware hears of the spider's close)."""
+        if self.budget is not None:
+            stats = self._stats()
+            stats.set_value(f"{STAT}/round_trips", self.budget.round_trips)
+            stats.set_value(f"{STAT}/full_retries", self.budget.full_retries)
+
+    def _stats(self) -> Any:
+        stats = self.crawler.stats
+        assert stats is not None
+        return stats
+
+
+class BrowserBudget:
+    """``PLAYWRIGHT_ABORT_REQUEST`` when shared politeness is on: the request filter it
+    wraps (``chinanews.rendering.BrowserRequestFilter``) decides first; a request the browser
+    may make then waits for a place in its host's shared budget before it goes, and gives it
+    back when its response has been read (or it failed).
+
+    Every HTTP request of the browser counts, the page's own navigation included: the
+    Scrapy request of a rendered page takes no place in the downloader middleware, which
+    would hold it for the whole render while the page's scripts wait for places.
+    scrapy-playwright awaits this predicate in its route handler before it lets the request
+    continue, so the browser's requests keep to the same delay and concurrency as every
+    worker's downloads. Stat: ``chinanews/politeness/browser``."""
+
+    def __init__(self, crawler: Crawler, inner: Any = None) -> None:
+        self.crawler = crawler
+        self.inner = inner
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} inner={self.inner!r}>"
+
+    async def __call__(self, request: Any) -> bool:
+        if self.inner is not None:
+            verdict = self.inner(request)
+            if asyncio.iscoroutine(verdict) or isinstance(verdict, asyncio.Future):
+                verdict = await verdict
+            if verdict:
+                return True
+        middleware = self.crawler.get_downloader_middleware(SharedPoliteness)
+        host = (urlsplit(request.url).hostname or "").lower()
+        if middleware is None or not host:
+            return False
+        token = await middleware.take(host, kind="browser")
+        task = asyncio.ensure_future(self._give_back_when_done(middleware, request, host, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return False
+
+    @staticmethod
+    async def _give_back_when_done(
+        middleware: SharedPoliteness, request: Any, host: str, token: str
+    ) -> None:
+        try:
+            response = await request.response()  # None when the request failed
+            if response is not None:
+                await response.finished()
+        finally:
+            # Not fed to AutoThrottle, which (as Scrapy's) reads the downloads' latencies.
+            middleware.give_back(host, token)
+
+
+def budget_browser(crawler: Crawler, settings: BaseSettings) -> None:
+    """When pages may go through scrapy-playwright (its download handler is set), wrap its
+    ``PLAYWRIGHT_ABORT_REQUEST`` in a ``BrowserBudget``; called by the ``Distributed``
+    add-on, after ``chinanews.rendering.RenderAddon`` has set the filter."""
+    handlers = settings.getdict("DOWNLOAD_HANDLERS")
+    if not any("scrapy_playwright" in str(h) for h in handlers.values()):
+        return
+    inner = settings.get("PLAYWRIGHT_ABORT_REQUEST")
+    if isinstance(inner, str):
+        from scrapy.utils.misc import load_object
+
+        inner = load_object(inner)
+    if isinstance(inner, BrowserBudget):
+        return
+    priority = max(settings.getpriority("PLAYWRIGHT_ABORT_REQUEST") or 0, 15)  # 15: addon
+    settings.set("PLAYWRIGHT_ABORT_REQUEST", BrowserBudget(crawler, inner), priority)
