@@ -35,7 +35,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import Crawl, outside_base, run_crawl
-from tests.test_e2e_render import chromium  # noqa: F401 (the fixture)
 from tests.test_security import assert_inert
 
 pytestmark = pytest.mark.e2e
