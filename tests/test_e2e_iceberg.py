@@ -105,8 +105,8 @@ def test_the_table_holds_each_emitted_version_once(scheduled: dict[str, Any]) ->
         zip(rows.column("url").to_pylist(), rows.column("version").to_pylist(), strict=False)
     )
     assert [k for k, n in keys.items() if n > 1] == []
-    emitted = {(i["url"], i["version"]) for c in scheduled["crawls"] for i in c.items}
-    assert set(keys) == emitted
+    versions = {(i["url"], i["version"]) for c in scheduled["crawls"] for i in c.items}
+    assert set(keys) == versions
 
 
 def test_an_unchanged_rerun_adds_no_row_and_no_snapshot(scheduled: dict[str, Any]) -> None:
@@ -196,14 +196,50 @@ def test_a_killed_sequence_leaves_every_story_once(interrupted: dict[str, Any]) 
 # -- the object store away ---------------------------------------------------------------
 
 
+def crawl_while_the_lake_goes_away(
+    cmd: list[str], env: dict[str, str], config: LakeConfig, log: Path, go_away: Any
+) -> str:
+    """Run the crawl ``cmd``, call ``go_away()`` once the table has its first commit, wait
+    for the crawl to end (it must succeed); its log."""
+    import subprocess
+    import time
+
+    from pyiceberg.exceptions import NoSuchTableError
+
+    with log.open("w+", encoding="utf-8") as out:
+        crawl = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while True:
+            assert crawl.poll() is None, "the crawl ended before the lake went away"
+            assert time.monotonic() < deadline, "no commit within 120 s"
+            try:
+                if read_table(config)[1]:
+                    break
+            except NoSuchTableError:
+                pass  # not created yet: wait for it
+            time.sleep(0.2)
+        go_away()
+        assert crawl.wait(timeout=300) == 0
+        out.seek(0)
+        return out.read()
+
+
+def emitted(data: Path) -> list[dict[str, Any]]:
+    """Every article of the runs' JSONL files."""
+    return [
+        json.loads(line)
+        for path in (data / "jsonl" / "china_com").glob("china_com-*.jsonl")
+        if not path.name.endswith((".duplicates.jsonl", ".rejects.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
 def test_a_catalog_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
     sentinel: Any, tmp_path: Path, postgres_url: str
 ) -> None:
     """The PostgreSQL catalog is reached through a proxy that is cut once the first commit
     is in: the later batches wait in the spool (the crawl does not fail), and the next run,
     with the catalog back, commits them: nothing lost, nothing twice."""
-    import subprocess
-    import time
     from urllib.parse import urlsplit
 
     from tests.test_e2e_storage import CuttingProxy
@@ -223,21 +259,9 @@ def test_a_catalog_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
     config = lake_config({**settings, "CHINANEWS_LAKE_CATALOG": postgres_url}, data)
     with serve(site) as base:
         cmd = command(base.start_url, {**settings, "CHINANEWS_LAKE_CATALOG": via_proxy})
-        log = (tmp_path / "away.log").open("w+", encoding="utf-8")
-        crawl = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 120
-        while True:  # the first commit is in: cut the catalog away
-            assert crawl.poll() is None, "the crawl ended before the catalog went away"
-            assert time.monotonic() < deadline
-            try:
-                if read_table(config)[1]:
-                    break
-            except Exception:
-                time.sleep(0.2)
-        proxy.stop()
-        assert crawl.wait(timeout=300) == 0
-        log.seek(0)
-        away_log = log.read()
+        away_log = crawl_while_the_lake_goes_away(
+            cmd, env, config, tmp_path / "away.log", proxy.stop
+        )
         site.advance(minutes=5)
         back = finish(
             command(base.start_url, {**settings, "CHINANEWS_LAKE_CATALOG": postgres_url}), env
@@ -246,17 +270,12 @@ def test_a_catalog_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
         line for line in away_log.splitlines() if "ERROR" in line or "WARNING" in line
     )
     assert back.returncode == 0, back.stderr[-3000:]
-    emitted = [
-        json.loads(line)
-        for path in (data / "jsonl" / "china_com").glob("china_com-*.jsonl")
-        if not path.name.endswith((".duplicates.jsonl", ".rejects.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
+    items = emitted(data)
     rows, _ = read_table(config)
     keys = Counter(
         zip(rows.column("url").to_pylist(), rows.column("version").to_pylist(), strict=False)
     )
-    assert set(keys) == {(i["url"], i["version"]) for i in emitted}
+    assert set(keys) == {(i["url"], i["version"]) for i in items}
     assert max(keys.values()) == 1
     assert not list((data / "spool").glob("lake-*.jsonl"))
 
@@ -442,8 +461,6 @@ def test_an_object_store_that_goes_away_mid_crawl_spools_and_the_next_run_commit
     """The S3 warehouse (a moto server) stops once the first commit is in: the later
     batches wait in the spool, the crawl does not fail, and the next run, with the store
     back on the same endpoint, commits them: nothing lost, nothing twice."""
-    import subprocess
-    import time
 
     from moto.server import ThreadedMotoServer
 
@@ -466,42 +483,22 @@ def test_an_object_store_that_goes_away_mid_crawl_spools_and_the_next_run_commit
     site = LocalSite(size=120, seed=29, outside_base=outside_base(sentinel))
     try:
         with serve(site) as base:
-            log = (tmp_path / "away.log").open("w+", encoding="utf-8")
-            crawl = subprocess.Popen(
-                command(base.start_url, settings), cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-            deadline = time.monotonic() + 120
-            while True:  # the first commit is in: the store goes away
-                assert crawl.poll() is None, "the crawl ended before the store went away"
-                assert time.monotonic() < deadline
-                try:
-                    if read_table(config)[1]:
-                        break
-                except Exception:
-                    time.sleep(0.2)
-            store.stop()
-            assert crawl.wait(timeout=300) == 0
-            log.seek(0)
-            away_log = log.read()
+            away_log = crawl_while_the_lake_goes_away(
+                command(base.start_url, settings), env, config, tmp_path / "away.log", store.stop
+            )
             store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             store.start()  # moto keeps its buckets in the process: the same store is back
             site.advance(minutes=5)
             back = finish(command(base.start_url, settings), env)
         assert "spooled to" in away_log, away_log[-3000:]
         assert back.returncode == 0, back.stderr[-3000:]
-        emitted = [
-            json.loads(line)
-            for path in (data / "jsonl" / "china_com").glob("china_com-*.jsonl")
-            if not path.name.endswith((".duplicates.jsonl", ".rejects.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines()
-        ]
+        items = emitted(data)
         rows, _ = read_table(config)
     finally:
         store.stop()
     keys = Counter(
         zip(rows.column("url").to_pylist(), rows.column("version").to_pylist(), strict=True)
     )
-    assert set(keys) == {(i["url"], i["version"]) for i in emitted}
+    assert set(keys) == {(i["url"], i["version"]) for i in items}
     assert max(keys.values()) == 1
     assert not list((data / "spool").glob("lake-*.jsonl"))
