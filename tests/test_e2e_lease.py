@@ -83,13 +83,16 @@ def test_workers_killed_mid_crawl_lose_no_story(
     wait_until(lambda: claimed(redis_client, keys, "w1") and claimed(redis_client, keys, "w2"), 30)
     time.sleep(3)
     assert w1.proc.poll() is None and w2.proc.poll() is None
-    held = claimed(redis_client, keys, "w1")
+    # kill w1 the moment it holds requests (between two checkpoints it may hold none)
+    wait_until(lambda: claimed(redis_client, keys, "w1") > 0, 30, step=0.005)
     w1.proc.kill()  # kill -9
     killed = time.monotonic()
     w2.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     w2.proc.send_signal(signal.SIGTERM)  # twice: Scrapy's forced, unclean shutdown
     w1.proc.wait()
+    held = claimed(redis_client, keys, "w1")  # what the dead worker left claimed
+    assert held > 0
     w1b = worker("w1b")
     back = wait_until(lambda: claimed(redis_client, keys, "w1") == 0, 3 * LEASE_SECONDS + 10)
     print(f"\nw1 held {held} requests when killed; back in the queue {back:.1f} s later")
@@ -100,7 +103,9 @@ def test_workers_killed_mid_crawl_lose_no_story(
     for w in (w3, w1b):
         assert w.proc.returncode == 0, w.log[-3000:]
         assert "Traceback" not in w.log
-    assert "Leases of w1" in w3.log + w1b.log
+    # whoever was alive when the lease expired put them back: w2, still shutting down
+    # under a loaded machine, w3 or the new w1b
+    assert "Leases of w1" in w2.log + w3.log + w1b.log
     assert back <= LEASE_SECONDS + 5
     assert time.monotonic() - killed < 60
 
