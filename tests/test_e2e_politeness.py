@@ -85,7 +85,9 @@ def test_the_browser_s_own_requests_take_places_in_the_same_budget(
             "render=auto",
             settings={**POLITE, "CHINANEWS_MIN_COVERAGE": '{"body": 0.5}'},
         ).wait(timeout=180)
-        peak = server.peak_in_flight()
+        # overlaps under 10 ms left out: with Chromium on a loaded machine (the full suite)
+        # the server's threads note their answers' ends late (peak_in_flight)
+        peak = server.peak_in_flight(grace=0.010)
     assert worker.proc.returncode == 0, worker.log[-3000:]
     browser = re.search(r"'chinanews/politeness/browser': (\d+)", worker.log)
     assert browser is not None and int(browser.group(1)) > 0, worker.log[-3000:]

@@ -576,3 +576,12 @@ def test_cli_expected_with_redesign(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows == list(truth.expected("http://127.0.0.1:8000").values())
     with pytest.raises(SystemExit):
         main(["expected", "--redesign", "2"])
+
+
+def test_peak_in_flight_counts_overlaps_longer_than_the_grace() -> None:
+    from chinanews.localsite.server import BaseURL
+
+    base = BaseURL("http://127.0.0.1:1")
+    base.timings = [(0.0, 1.0), (0.995, 2.0), (0.998, 1.5)]
+    assert base.peak_in_flight() == 3
+    assert base.peak_in_flight(grace=0.010) == 2  # the first answer's 5 ms overlap left out

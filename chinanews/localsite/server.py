@@ -32,10 +32,14 @@ class BaseURL(str):
         obj.timings = []
         return obj
 
-    def peak_in_flight(self) -> int:
-        """The most requests the server was handling at one moment."""
+    def peak_in_flight(self, grace: float = 0.0) -> int:
+        """The most requests the server was handling at one moment. ``grace`` (seconds)
+        leaves out overlaps shorter than it: the server notes an answer's end after it has
+        written it, and on a loaded machine its thread may note it a little after the client
+        has the whole answer and has sent the next request."""
+        ends = [max(start, end - grace) for start, end in self.timings]
         events = sorted(
-            [(start, 1) for start, _ in self.timings] + [(end, -1) for _, end in self.timings],
+            [(start, 1) for start, _ in self.timings] + [(end, -1) for end in ends],
             key=lambda e: (e[0], e[1]),  # an answer that ends as another starts: not both
         )
         peak = current = 0
