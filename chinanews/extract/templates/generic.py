@@ -39,7 +39,6 @@ from chinanews.extract.text import (
 )
 
 _TITLE = etree.XPath("//title")
-_TIME_TAG = etree.XPath("//time[@datetime]")
 #: The ``type`` of a JSON-LD script (the scripts are found with ``iter``: in C, and fewer
 #: of them than every element an XPath ``//`` walks).
 _JSON_LD_TYPES = ("application/ld+json", "application/json+ld")
