@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import socket
 import sys
 import time
@@ -117,9 +118,17 @@ class Keys:
         return f"{self.prefix}:leases"
 
 
+#: Drawn once per process: a container restarted keeps its host name and often its pid (1),
+#: and a worker must not inherit the claims, places and leases of the one that died.
+_INCARNATION = secrets.token_hex(3)
+
+
 def worker_id(settings: BaseSettings) -> str:
-    """``CHINANEWS_WORKER_ID``, else ``<host>-<pid>``: unique among the live workers."""
-    given = settings.get("CHINANEWS_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+    """``CHINANEWS_WORKER_ID``, else ``<host>-<pid>-<6 random hex digits drawn at start>``:
+    unique among the workers, live or dead (a name given by the setting must be too)."""
+    given = settings.get("CHINANEWS_WORKER_ID") or (
+        f"{socket.gethostname()}-{os.getpid()}-{_INCARNATION}"
+    )
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(given))
 
 

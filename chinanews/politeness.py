@@ -8,22 +8,29 @@ default), takes a place in a budget kept in Redis before each download, for the 
 slot of the request (its host, as Scrapy's downloader keys it; ``DOWNLOAD_SLOTS`` entries
 apply):
 
-* ``ACQUIRE`` (one ``EVALSHA``) drops expired places, and when fewer than the slot's
-  concurrency are taken, takes one for the request and *reserves* its start time: the
-  later of now and the slot's next allowed time, which it moves on by the delay (the
-  configured one, or the shared AutoThrottle delay, times the jitter the worker drew). The
-  worker sleeps until that time and lets the request go: no second round trip. When every
-  place is taken it answers "full" and the time to the next allowed start; the worker
-  asks again at that time, or (when it has passed) as soon as one of its own requests to
-  the host ends, or after ``POLL`` seconds. Within a worker one request per slot asks at a
-  time, so a worker's waiting requests cost one query per retry, not one each.
-* ``RELEASE`` (one ``EVALSHA``, sent after the response has gone on its way) gives the
-  place back, and with AutoThrottle on folds the response's latency into the shared delay
-  with AutoThrottle's own rule (``scrapy/extensions/throttle.py``).
+One script, ``TAKE`` (one ``EVALSHA``), serves both ends of a download:
+
+* *Taking* drops expired places, and when fewer than the slot's concurrency are taken,
+  takes one for the request and *reserves* its start time: the later of now and the
+  slot's next allowed time, which it moves on by the delay (the configured one, or the
+  shared AutoThrottle delay, times the jitter the worker drew). The worker sleeps until
+  that time and lets the request go: no second round trip. When every place is taken it
+  answers "full" and the time to the next allowed start; the worker asks again at that
+  time, or (when it has passed) as soon as one of its own requests to the host ends, or
+  after ``POLL`` seconds. Within a worker one request per slot asks at a time, so a
+  worker's waiting requests cost one query per retry, not one each.
+* *Giving back* (once the response has gone on its way) frees the place, and with
+  AutoThrottle on folds the response's latency into the shared delay with AutoThrottle's
+  own rule (``scrapy/extensions/throttle.py``). A give-back is not sent on its own while a
+  request of the same worker waits for a place on that host: it rides on that request's
+  next query, which gives back first, then takes. A busy worker so pays about one round
+  trip per download instead of two (stat ``carried``).
 
 A place expires after the request's download timeout plus ``GRACE`` seconds, so a killed
-worker's places come back on their own. Times are Redis' own (``TIME``): the workers'
-clocks do not matter.
+worker's places come back on their own; sooner when its lease is reclaimed
+(``chinanews.lease`` puts the worker in ``<prefix>:dead_workers``): a query that finds the
+slot full drops the places of such workers. Times are Redis' own (``TIME``): the
+workers' clocks do not matter.
 
 The worker's own slot for the host then has no delay (set to 0 when the request reaches
 the downloader, through the ``request_reached_downloader`` signal and the downloader's
@@ -36,6 +43,7 @@ Keys (``<prefix>`` is ``CHINANEWS_REDIS_PREFIX``)::
     <prefix>:polite:<slot>:inflight  places taken, scored by expiry (sorted set, ms)
     <prefix>:polite:<slot>:next      the slot's next allowed start (string, ms)
     <prefix>:throttle                AutoThrottle's delay per slot, seconds (hash)
+    <prefix>:dead_workers            read: workers whose leases were reclaimed (chinanews.lease)
 
 ``BrowserBudget`` makes the browser's own requests (scripts, styles, data a rendered page
 fetches through scrapy-playwright's route) take places in the same budget.
@@ -74,47 +82,66 @@ POLL = 0.02
 #: Seconds a place outlives its request's download timeout before it expires.
 GRACE = 10.0
 
-# KEYS: inflight, next, throttle. ARGV: token, delay factor (the jitter drawn), delay ms
-# (the configured one, or AutoThrottle's start delay when ARGV[5] is set), concurrency,
-# slot name (the throttle hash field, '' without AutoThrottle), place lifetime ms. The
-# slot's next allowed time is kept 10 minutes past its use.
-# Returns {1, ms to wait before starting} when a place is taken; {0, ms until the next
-# allowed start} when the slot is full (no request can start before it anyway).
-ACQUIRE = """
+# One script gives places back and takes one, so that a worker's give-back rides on its next
+# take (one round trip for both; ``Budget.give_back``).
+# KEYS: inflight, next, throttle, dead workers (``chinanews.lease``).
+# ARGV: [1] token to take ('' to only give back), [2] delay factor (the jitter drawn), [3]
+# delay ms (the configured one, or AutoThrottle's start delay), [4] concurrency, [5] slot
+# name (the throttle hash field, '' without AutoThrottle), [6] place lifetime ms, [7..10]
+# AutoThrottle's target concurrency, min, max and start delay (s), then one triple per place
+# given back: token, latency s ('' not to move the delay), '1' when the answer was a 200.
+# Giving back: AutoThrottle's rule, target = latency / concurrency; new = max(target,
+# (old + target) / 2) within [min, max]; not lowered by a non-200 answer.
+# Taking: expired places are dropped, and, when the slot is full, those of workers whose
+# leases were reclaimed (a dead worker's places come back with its requests); then when
+# fewer than the concurrency are taken, a place is taken and its start *reserved*: the later
+# of now and the slot's next allowed time, which moves on by the delay. The slot's next
+# allowed time is kept 10 minutes past its use.
+# Returns {1, ms to wait before starting, delay} when a place is taken; {0, ms until the
+# next allowed start, delay} when the slot is full (no request can start before it anyway);
+# {2, 0, delay} when only giving back. delay: the slot's shared AutoThrottle delay, s, or -1.
+TAKE = """
+local shared = -1
+if ARGV[5] ~= '' then shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '') or -1 end
+for i = 11, #ARGV, 3 do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  if ARGV[5] ~= '' and ARGV[i + 1] ~= '' then
+    local old = shared
+    if old < 0 then old = tonumber(ARGV[10]) end
+    local target = tonumber(ARGV[i + 1]) / tonumber(ARGV[7])
+    local new = math.max(target, (old + target) / 2)
+    new = math.min(math.max(tonumber(ARGV[8]), new), tonumber(ARGV[9]))
+    if ARGV[i + 2] == '1' or new > old then
+      redis.call('HSET', KEYS[3], ARGV[5], tostring(new))
+      shared = new
+    end
+  end
+end
+if ARGV[1] == '' then return {2, 0, tostring(shared)} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local taken = redis.call('ZCARD', KEYS[1])
-local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
-if taken >= tonumber(ARGV[4]) then return {0, math.max(0, nxt - now)} end
-local delay = tonumber(ARGV[3])
-if ARGV[5] ~= '' then
-  local shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '')
-  if shared then delay = shared * 1000 end
+if taken >= tonumber(ARGV[4]) and redis.call('SCARD', KEYS[4]) > 0 then
+  for _, place in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local worker = string.match(place, '^(.*):%d+$')
+    if worker and redis.call('SISMEMBER', KEYS[4], worker) == 1 then
+      redis.call('ZREM', KEYS[1], place)
+      taken = taken - 1
+    end
+  end
 end
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if taken >= tonumber(ARGV[4]) then return {0, math.max(0, nxt - now), tostring(shared)} end
+local delay = tonumber(ARGV[3])
+if shared >= 0 then delay = shared * 1000 end
 delay = math.floor(delay * tonumber(ARGV[2]))
 local start = math.max(now, nxt)
 local life = tonumber(ARGV[6]) + start - now
 redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], life)
 redis.call('SET', KEYS[2], start + delay, 'PX', delay + 600000)
-return {1, start - now}
-"""
-
-# KEYS: inflight, throttle. ARGV: token, slot name ('' without AutoThrottle), latency s,
-# target concurrency, min delay s, max delay s, start delay s, whether the answer was a 200.
-# AutoThrottle's rule: target = latency / concurrency; new = max(target, (old + target)/2),
-# within [min, max]; not lowered by a non-200 answer. Returns the slot's delay, or -1.
-RELEASE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[2] == '' then return '-1' end
-local old = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '') or tonumber(ARGV[7])
-local target = tonumber(ARGV[3]) / tonumber(ARGV[4])
-local new = math.max(target, (old + target) / 2)
-new = math.min(math.max(tonumber(ARGV[5]), new), tonumber(ARGV[6]))
-if ARGV[8] ~= '1' and new <= old then return tostring(old) end
-redis.call('HSET', KEYS[2], ARGV[2], tostring(new))
-return tostring(new)
+return {1, start - now, tostring(shared)}
 """
 
 
@@ -153,49 +180,119 @@ class Throttle:
     start: float
 
 
+@dataclass(frozen=True)
+class _Give:
+    """A place to give back, with what AutoThrottle makes of its response."""
+
+    token: str
+    latency: float | None
+    ok: bool
+    throttle: Throttle | None
+
+
 @dataclass
 class _Gate:
-    """One worker's side of a slot: its requests ask Redis one at a time."""
+    """One worker's side of a slot: its requests ask Redis one at a time (``lock``); the
+    places it gives back wait in ``pending`` for the next of them to carry."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     freed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Requests of this worker in ``acquire`` for the slot (asking, or waiting to ask).
+    waiting: int = 0
+    #: Places this worker holds in the slot (taken, not given back): token -> the event
+    #: loop's time at which Redis lets it expire.
+    held: dict[str, float] = field(default_factory=dict)
+
+    def holds_all(self, concurrency: int, now: float) -> float | None:
+        """Seconds until the first of this worker's places expires when it holds every
+        place of the slot (none can be had before one is back), else None."""
+        for token in [t for t, expiry in self.held.items() if expiry <= now]:
+            del self.held[token]  # lost (never given back): expired in Redis too
+        if len(self.held) < concurrency:
+            return None
+        return min(self.held.values()) - now
+
+    pending: list[_Give] = field(default_factory=list)
 
 
 class Budget:
-    """The shared budget through one async Redis client (``redis.asyncio``)."""
+    """The shared budget through one async Redis client (``redis.asyncio``).
+
+    A place is given back with ``give_back``: while a request of this worker waits for a
+    place in the same slot, the give-back rides on that request's next query (the script
+    gives back, then takes); otherwise it is sent at once, on its own. ``release`` sends one
+    at once and waits for it."""
 
     def __init__(self, client: Any, prefix: str, worker: str, *, poll: float = POLL) -> None:
         self.client = client
         self.prefix = prefix
         self.worker = worker
         self.poll = poll
-        self._acquire = client.register_script(ACQUIRE)
-        self._release = client.register_script(RELEASE)
+        self._take = client.register_script(TAKE)
         self._ids = itertools.count(1)
         self._gates: dict[str, _Gate] = {}
         #: Round trips to Redis (``EVALSHA`` calls, retries included), for the stats.
         self.round_trips = 0
         self.full_retries = 0
+        #: Places given back on a query that also took one (no round trip of their own).
+        self.carried = 0
+        #: Background give-backs that failed (``give_back``).
+        self.give_failures = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def throttle_key(self) -> str:
         return f"{self.prefix}:throttle"
 
+    @property
+    def dead_workers_key(self) -> str:
+        """Workers whose leases were reclaimed (``chinanews.lease``): their places are void."""
+        return f"{self.prefix}:dead_workers"
+
     def keys(self, slot: str) -> tuple[str, str]:
         return f"{self.prefix}:polite:{slot}:inflight", f"{self.prefix}:polite:{slot}:next"
+
+    async def _query(
+        self, slot: str, take: list[Any], gives: list[_Give]
+    ) -> tuple[int, int, float]:
+        """One ``EVALSHA`` of ``TAKE``: give ``gives`` back, then take a place as ``take``
+        (``[token, factor, delay ms, concurrency, throttle field, lifetime ms]``; empty to only
+        give back). Returns (granted, ms, shared delay or -1)."""
+        inflight, nxt = self.keys(slot)
+        throttle = next((g.throttle for g in gives if g.throttle is not None), None)
+        args: list[Any] = list(take) if take else ["", 1, 0, 1, slot if throttle else "", 0]
+        if take and throttle is not None:
+            args[4] = slot  # the field the give-backs move
+        if throttle is not None:
+            args += [
+                repr(throttle.target),
+                repr(throttle.minimum),
+                repr(throttle.maximum),
+                repr(throttle.start),
+            ]
+        else:
+            args += ["", "", "", ""]
+        for give in gives:
+            adjust = give.throttle is not None and give.latency is not None
+            args += [give.token, repr(give.latency) if adjust else "", "1" if give.ok else "0"]
+        self.round_trips += 1
+        granted, ms, delay = await self._take(
+            keys=[inflight, nxt, self.throttle_key, self.dead_workers_key], args=args
+        )
+        return int(granted), int(ms), float(delay)
 
     async def acquire(
         self, slot: str, limits: Limits, lifetime: float, *, throttled: bool = False
     ) -> tuple[str, float]:
         """Take a place in ``slot``'s budget; returns its token and the seconds waited.
-        ``lifetime`` is how long the place lasts when nobody releases it."""
+        ``lifetime`` is how long the place lasts when nobody releases it. The places this
+        worker gave back meanwhile go with the query."""
         gate = self._gates.setdefault(slot, _Gate())
         token = f"{self.worker}:{next(self._ids)}"
         factor = jitter_factor(limits.jitter)
         loop = asyncio.get_running_loop()
         began = loop.time()
-        inflight, nxt = self.keys(slot)
-        args = [
+        take = [
             token,
             repr(factor),
             int(limits.delay * 1000),
@@ -203,26 +300,98 @@ class Budget:
             slot if throttled else "",
             int(lifetime * 1000),
         ]
-        async with gate.lock:
-            while True:
-                gate.freed.clear()
-                self.round_trips += 1
-                granted, value = await self._acquire(
-                    keys=[inflight, nxt, self.throttle_key], args=args
-                )
-                if int(granted):
-                    break
-                self.full_retries += 1
-                if int(value) > 0:  # nothing starts before the next allowed start
-                    await asyncio.sleep(int(value) / 1000)
-                    continue
-                # Ask again when one of ours is back, or after POLL (another worker's place
-                # may be back).
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(gate.freed.wait(), self.poll)
-        if int(value) > 0:
-            await asyncio.sleep(int(value) / 1000)
+        gate.waiting += 1
+        try:
+            async with gate.lock:
+                while True:
+                    gate.freed.clear()
+                    wait = None if gate.pending else gate.holds_all(limits.concurrency, loop.time())
+                    if wait is not None:
+                        # Every place is this worker's: none can be had before one of them
+                        # is back (or, lost, expires), so no query until then.
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(gate.freed.wait(), wait)
+                        continue
+                    gives, gate.pending = gate.pending, []
+                    try:
+                        granted, value, _ = await self._query(slot, take, gives)
+                    except BaseException:
+                        gate.pending[:0] = gives  # not known to be back: the next query's
+                        raise
+                    self.carried += len(gives)
+                    if granted:
+                        gate.held[token] = loop.time() + (value / 1000) + lifetime
+                        break
+                    self.full_retries += 1
+                    if value > 0:  # nothing starts before the next allowed start
+                        await asyncio.sleep(value / 1000)
+                        continue
+                    # Ask again when one of ours is back, or after POLL (another worker's
+                    # place may be back).
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(gate.freed.wait(), self.poll)
+        finally:
+            gate.waiting -= 1
+            if gate.pending and not gate.waiting:
+                self._send_soon(slot)
+        if value > 0:
+            await asyncio.sleep(value / 1000)
         return token, loop.time() - began
+
+    def give_back(
+        self,
+        slot: str,
+        token: str,
+        *,
+        latency: float | None = None,
+        throttle: Throttle | None = None,
+        ok: bool = True,
+    ) -> None:
+        """Give a place back: carried by the next query of a request of this worker waiting
+        for the slot, or, when none waits, sent at once in the background (a failure is
+        counted in ``give_failures`` and logged; the place goes with the next query, or
+        expires). With
+        ``throttle`` and a ``latency``, it moves the slot's shared AutoThrottle delay."""
+        gate = self._pend(slot, _Give(token, latency, ok, throttle))
+        if not gate.waiting:
+            self._send_soon(slot)
+
+    def _pend(self, slot: str, give: _Give) -> _Gate:
+        """The place is no longer this worker's: its give-back waits to be sent."""
+        gate = self._gates.setdefault(slot, _Gate())
+        gate.held.pop(give.token, None)
+        gate.pending.append(give)
+        gate.freed.set()
+        return gate
+
+    def _send_soon(self, slot: str) -> None:
+        task = asyncio.ensure_future(self._send(slot))
+        self._tasks.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # The places go with the next query, or expire (their lifetime); the worker
+            # goes on.
+            self.give_failures += 1
+            logger.warning("Could not give back places in the shared budget: %r", exc)
+
+    async def _send(self, slot: str) -> float | None:
+        """Send the slot's pending give-backs on their own; returns the shared delay."""
+        gate = self._gates[slot]
+        gives, gate.pending = gate.pending, []
+        if not gives:
+            return None
+        try:
+            _, _, delay = await self._query(slot, [], gives)
+        except BaseException:
+            gate.pending[:0] = gives
+            raise
+        return delay if delay >= 0 else None
 
     async def release(
         self,
@@ -233,29 +402,23 @@ class Budget:
         throttle: Throttle | None = None,
         ok: bool = True,
     ) -> float | None:
-        """Give the place back; with ``throttle`` and a ``latency``, fold it into the slot's
-        shared AutoThrottle delay and return that delay."""
-        inflight, _ = self.keys(slot)
-        adjust = throttle is not None and latency is not None
-        args: list[Any] = [token, slot if adjust else ""]
-        if throttle is not None and latency is not None:
-            args += [
-                repr(latency),
-                repr(throttle.target),
-                repr(throttle.minimum),
-                repr(throttle.maximum),
-                repr(throttle.start),
-                "1" if ok else "0",
-            ]
-        self.round_trips += 1
-        try:
-            result = await self._release(keys=[inflight, self.throttle_key], args=args)
-        finally:
-            gate = self._gates.get(slot)
-            if gate is not None:
-                gate.freed.set()
-        delay = float(result)
-        return delay if delay >= 0 else None
+        """Give a place back at once (with any of this worker's pending ones) and wait for
+        it; with ``throttle`` and a ``latency``, fold it into the slot's shared AutoThrottle
+        delay and return that delay."""
+        self._pend(slot, _Give(token, latency, ok, throttle))
+        return await self._send(slot)
+
+    async def close(self) -> None:
+        """The crawl's end: wait for the give-backs under way, send those still pending
+        (a failure is counted and logged as in the background), close the client."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for slot, gate in list(self._gates.items()):
+            if gate.pending:
+                self._send_soon(slot)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.aclose()
 
     async def shared_delay(self, slot: str) -> float | None:
         value = await self.client.hget(self.throttle_key, slot)
@@ -310,7 +473,8 @@ def _throttle(settings: BaseSettings) -> Throttle | None:
 class SharedPoliteness:
     """Downloader middleware: every download takes a place in its slot's shared budget
     (see the module docstring). Stats under ``chinanews/politeness/``: ``acquired``,
-    ``round_trips``, ``full_retries``, ``waited_ms`` (total)."""
+    ``round_trips``, ``full_retries``, ``carried`` (places given back on a query that took
+    one), ``waited_ms`` (total), ``release_failed``."""
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -329,7 +493,6 @@ class SharedPoliteness:
         #: Whether the browser's requests take places themselves (``budget_browser``).
         self.browser = isinstance(settings.get("PLAYWRIGHT_ABORT_REQUEST"), BrowserBudget)
         self._limits: dict[str, Limits] = {}
-        self._releases: set[asyncio.Task[Any]] = set()
         crawler.signals.connect(self._reached, signal=signals.request_reached_downloader)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
 
@@ -375,15 +538,13 @@ class SharedPoliteness:
     def give_back(
         self, slot: str, token: str, *, latency: float | None = None, ok: bool = True
     ) -> None:
-        """Give a place back, in the background; with AutoThrottle on, ``latency`` (seconds)
-        adjusts the slot's shared delay."""
+        """Give a place back (``Budget.give_back``: on the next query of a request waiting
+        for the slot, or at once in the background); with AutoThrottle on, ``latency``
+        (seconds) adjusts the slot's shared delay."""
         if self.budget is None:
             return
-        task = asyncio.ensure_future(
-            self.budget.release(slot, token, latency=latency, throttle=self.throttle, ok=ok)
-        )
-        self._releases.add(task)
-        task.add_done_callback(self._released)
+        self.budget.give_back(slot, token, latency=latency, throttle=self.throttle, ok=ok)
+        self._count()
 
     async def process_request(self, request: Request) -> None:
         if META in request.meta:  # already holds a place (e.g. passed through again)
@@ -414,17 +575,6 @@ class SharedPoliteness:
             latency = None
         self.give_back(slot, token, latency=latency, ok=ok)
 
-    def _released(self, task: asyncio.Task[Any]) -> None:
-        self._releases.discard(task)
-        self._count()
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            # The place expires on its own (its lifetime); the worker goes on.
-            self._stats().inc_value(f"{STAT}/release_failed")
-            logger.warning("Could not give back a place in the shared budget: %r", exc)
-
     def _reached(self, request: Request) -> None:
         """The request holds a shared place: its local slot adds no delay of its own."""
         if META not in request.meta:
@@ -441,13 +591,11 @@ class SharedPoliteness:
         return deferred_from_coro(self._close())
 
     async def _close(self) -> None:
-        """Wait for the releases under way (each one's failure is logged by ``_released``),
-        count the round trips, close the client."""
-        if self._releases:
-            await asyncio.gather(*self._releases, return_exceptions=True)
+        """Send the give-backs still pending and wait for those under way (a failure is
+        counted and logged by the budget), close the client, count the round trips."""
         if self.budget is not None:
+            await self.budget.close()
             self._count()
-            await self.budget.client.aclose()
 
     def _count(self) -> None:
         """The budget's round trips and retries so far, in the stats (kept up to date: the
@@ -456,6 +604,9 @@ class SharedPoliteness:
             stats = self._stats()
             stats.set_value(f"{STAT}/round_trips", self.budget.round_trips)
             stats.set_value(f"{STAT}/full_retries", self.budget.full_retries)
+            stats.set_value(f"{STAT}/carried", self.budget.carried)
+            if self.budget.give_failures:
+                stats.set_value(f"{STAT}/release_failed", self.budget.give_failures)
 
     def _stats(self) -> Any:
         stats = self.crawler.stats

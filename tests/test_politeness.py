@@ -16,8 +16,8 @@ from scrapy.settings import Settings
 
 from chinanews.distributed import Keys, reset
 from chinanews.politeness import (
-    ACQUIRE,
     PRIORITY,
+    TAKE,
     Budget,
     Limits,
     Throttle,
@@ -122,15 +122,18 @@ def test_the_next_start_is_the_delay_times_the_factor_after_this_one(
     prefix: str, redis_client: Any, factor: float
 ) -> None:
     inflight, nxt = f"{prefix}:polite:{SLOT}:inflight", f"{prefix}:polite:{SLOT}:next"
-    args = [inflight, nxt, f"{prefix}:throttle"]
+    keys = [inflight, nxt, f"{prefix}:throttle", f"{prefix}:dead_workers"]
+    no_throttle = ["", "", "", ""]
 
-    def acquire(token: str) -> list[int]:
-        return redis_client.eval(ACQUIRE, 3, *args, token, repr(factor), 1000, 4, "", 60_000)
+    def acquire(token: str) -> list[Any]:
+        return redis_client.eval(
+            TAKE, 4, *keys, token, repr(factor), 1000, 4, "", 60_000, *no_throttle
+        )
 
-    granted, wait = acquire("a")
+    granted, wait, _ = acquire("a")
     assert (granted, wait) == (1, 0)
     first = int(redis_client.get(nxt))
-    granted, wait = acquire("b")  # reserved at the next allowed start, not before
+    granted, wait, _ = acquire("b")  # reserved at the next allowed start, not before
     assert granted == 1 and 1000 * factor - 100 < wait <= 1000 * factor
     assert int(redis_client.get(nxt)) - first == 1000 * factor
     assert redis_client.zcard(inflight) == 2
@@ -149,7 +152,7 @@ def test_a_place_never_released_expires_after_its_lifetime(prefix: str) -> None:
     assert 0.25 <= waited < 1.0
 
 
-def test_one_round_trip_per_place_while_the_slot_has_room(prefix: str) -> None:
+def test_release_gives_back_at_once_one_round_trip_each_way(prefix: str) -> None:
     limits = Limits(delay=0.0, jitter=0.5, concurrency=4)
 
     async def body(budgets: list[Budget]) -> int:
@@ -159,6 +162,81 @@ def test_one_round_trip_per_place_while_the_slot_has_room(prefix: str) -> None:
         return budgets[0].round_trips
 
     assert with_budgets(prefix, 1, body) == 20  # one to take, one to give back
+
+
+def test_a_give_back_rides_on_the_next_take_of_the_same_worker(
+    prefix: str, redis_client: Any
+) -> None:
+    """One worker, one place, six requests at once (its queue): the first query takes, each
+    later one gives the place back and takes it again, the last give-back goes alone. No
+    query asks while the worker itself holds every place."""
+    limits = Limits(delay=0.0, jitter=0.0, concurrency=1)
+    held: list[int] = [0]
+    peak: list[int] = [0]
+
+    async def one(budget: Budget) -> None:
+        token, _ = await budget.acquire(SLOT, limits, lifetime=10)
+        held[0] += 1
+        peak[0] = max(peak[0], held[0])
+        await asyncio.sleep(0.005)
+        held[0] -= 1
+        budget.give_back(SLOT, token)
+
+    async def body(budgets: list[Budget]) -> tuple[int, int, int]:
+        (budget,) = budgets
+        await asyncio.gather(*(one(budget) for _ in range(6)))
+        await asyncio.sleep(0.05)  # the last give-back, sent on its own
+        return budget.round_trips, budget.carried, budget.full_retries
+
+    round_trips, carried, retries = with_budgets(prefix, 1, body)
+    assert peak[0] == 1
+    assert (round_trips, carried, retries) == (7, 5, 0)
+    assert redis_client.zcard(f"{prefix}:polite:{SLOT}:inflight") == 0
+
+
+def test_close_sends_the_pending_give_backs(prefix: str, redis_client: Any) -> None:
+    import redis.asyncio
+
+    limits = Limits(delay=0.0, jitter=0.0, concurrency=2)
+    inflight = f"{prefix}:polite:{SLOT}:inflight"
+
+    async def main() -> int:
+        budget = Budget(redis.asyncio.Redis.from_url(REDIS_URL), prefix, "w0")
+        token, _ = await budget.acquire(SLOT, limits, lifetime=10)
+        budget.give_back(SLOT, token)  # in the background
+        await budget.close()
+        return budget.give_failures
+
+    assert asyncio.run(main()) == 0
+    assert redis_client.zcard(inflight) == 0
+
+
+def test_the_places_of_a_worker_whose_lease_was_reclaimed_come_back(
+    prefix: str, redis_client: Any
+) -> None:
+    """A killed worker's places would last its download timeout; once its lease is
+    reclaimed (``chinanews.lease`` adds it to ``<prefix>:dead_workers``) the next query that
+    finds the slot full drops them. A live worker's places stay."""
+    limits = Limits(delay=0.0, jitter=0.0, concurrency=2)
+
+    async def body(budgets: list[Budget]) -> tuple[float, float]:
+        dead, live, other = budgets
+        await dead.acquire(SLOT, limits, lifetime=60)
+        await other.acquire(SLOT, limits, lifetime=60)
+        redis_client.sadd(f"{prefix}:dead_workers", "w0")
+        _, waited = await live.acquire(SLOT, limits, lifetime=60)
+        # the slot is full again (w1's and w2's places): w1's is not dropped
+        try:
+            await asyncio.wait_for(live.acquire(SLOT, limits, lifetime=60), 0.3)
+        except asyncio.TimeoutError:
+            return waited, -1.0
+        return waited, 0.0
+
+    waited, second = with_budgets(prefix, 3, body)
+    assert waited < 0.2
+    assert second == -1.0  # still full: live workers' places are not taken away
+    members = {m.decode() for m in redis_client.zrange(f"{prefix}:polite:{SLOT}:inflight", 0, -1)}
+    assert {m.split(":")[0] for m in members} == {"w1", "w2"}
 
 
 def test_autothrottle_delay_is_one_value_shared_by_the_workers(
@@ -241,3 +319,22 @@ def test_the_jitter_is_read_as_scrapy_reads_it() -> None:
     assert default_jitter(Settings({"DOWNLOAD_DELAY_JITTER": "0.2"}, priority="cmdline")) == 0.2
     off = Settings({"RANDOMIZE_DOWNLOAD_DELAY": False}, priority="cmdline")
     assert default_jitter(off) == 0.0
+
+
+def test_a_carried_give_back_moves_the_shared_autothrottle_delay(prefix: str) -> None:
+    throttle = Throttle(target=2.0, minimum=0.0, maximum=5.0, start=0.05)
+    limits = Limits(delay=0.05, jitter=0.0, concurrency=1)
+
+    async def body(budgets: list[Budget]) -> tuple[float | None, int, int]:
+        (budget,) = budgets
+        first, _ = await budget.acquire(SLOT, limits, lifetime=10, throttled=True)
+        waiting = asyncio.ensure_future(budget.acquire(SLOT, limits, lifetime=10, throttled=True))
+        await asyncio.sleep(0.01)  # it waits: the worker holds the only place
+        budget.give_back(SLOT, first, latency=0.2, throttle=throttle)
+        await waiting
+        return await budget.shared_delay(SLOT), budget.carried, budget.round_trips
+
+    delay, carried, round_trips = with_budgets(prefix, 1, body)
+    assert carried == 1 and round_trips == 2
+    # AutoThrottle's rule from the start delay: target 0.1, max(0.1, (0.05 + 0.1) / 2)
+    assert delay == pytest.approx(0.1)
