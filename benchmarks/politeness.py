@@ -112,7 +112,10 @@ class Crawl:
         return (self.requests - 1) / self.span
 
 
-def crawl(label: str, size: int, shared: bool, delay: float, concurrency: int) -> Crawl:
+def crawl(
+    label: str, size: int, shared: bool, delay: float, concurrency: int, workers: int = WORKERS
+) -> Crawl:
+    """``workers`` workers of one distributed crawl of a local site of ``size`` articles."""
     prefix = f"chinanews-bench:polite:{uuid.uuid4().hex[:12]}"
     settings = {
         "AUTOTHROTTLE_ENABLED": "0",
@@ -133,7 +136,7 @@ def crawl(label: str, size: int, shared: bool, delay: float, concurrency: int) -
         serve(LocalSite(size=size, seed=7)) as server,
     ):
         procs = []
-        for i in range(WORKERS):
+        for i in range(workers):
             out = Path(tmp) / f"w{i}"
             cmd = [PY, "-m", "scrapy", "crawl", "china_com", "-a", "render=never",
                    "-a", f"start_urls={server.start_url}",

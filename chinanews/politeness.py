@@ -494,7 +494,7 @@ class SharedPoliteness:
         self.browser = isinstance(settings.get("PLAYWRIGHT_ABORT_REQUEST"), BrowserBudget)
         self._limits: dict[str, Limits] = {}
         crawler.signals.connect(self._reached, signal=signals.request_reached_downloader)
-        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._close, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedPoliteness:
@@ -584,11 +584,6 @@ class SharedPoliteness:
         slot = engine.downloader.slots.get(request.meta.get("download_slot", ""))
         if slot is not None:
             slot.delay = 0.0
-
-    def _closed(self) -> Any:
-        from scrapy.utils.defer import deferred_from_coro
-
-        return deferred_from_coro(self._close())
 
     async def _close(self) -> None:
         """Send the give-backs still pending and wait for those under way (a failure is
