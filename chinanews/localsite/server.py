@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +58,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    #: Connections the client dropped while they were being answered (a crawler killed).
+    dropped = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away mid-answer (a worker killed in a crash test) is counted,
+        not printed as a traceback; any other error is printed as ``socketserver`` does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            self.dropped += 1
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler(
