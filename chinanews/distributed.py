@@ -355,7 +355,17 @@ class Frontier:
         self._heartbeat.start(HEARTBEAT, now=False)
 
     def _beat(self) -> None:
-        self.client.zadd(self.keys.workers, {self.worker: time.time()})
+        import redis
+
+        from chinanews.lease import redis_lost
+
+        try:
+            self.client.zadd(self.keys.workers, {self.worker: time.time()})
+        except redis.RedisError as exc:
+            if self._heartbeat is not None and self._heartbeat.running:
+                self._heartbeat.stop()
+            if not redis_lost(self.crawler, exc):
+                raise
 
     def _closed(self, reason: str) -> None:
         import redis

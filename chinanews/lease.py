@@ -255,6 +255,16 @@ class RedisUnreachable(RuntimeError):
     """Redis could not be used mid-crawl: the worker stops; its leases expire."""
 
 
+def redis_lost(crawler: Crawler, exc: Exception) -> bool:
+    """Tell this worker's ``Leases`` that Redis cannot be used (another component found out
+    first): it says so in one line and stops the worker. False outside distributed mode."""
+    leases = crawler.get_extension(Leases)
+    if leases is None:
+        return False
+    leases.lost(exc)
+    return True
+
+
 class Leases:
     """Extension: this worker's claims, their acknowledgement at each checkpoint, the lease
     heartbeat and the reclaim of expired leases (module docstring). Not configured outside
@@ -599,3 +609,18 @@ class LeasedScheduler(Scheduler):
         if leases is not None and token is not None:
             leases.ended(token)
         return queued
+
+    def has_pending_requests(self) -> bool:
+        """Whether the shared queue holds requests (scrapy-redis: its length); with Redis
+        gone, none: the worker stops (``Leases.lost``) instead of failing in the engine's
+        loop, which asks this while nothing is in flight."""
+        import redis
+
+        try:
+            return bool(super().has_pending_requests())
+        except redis.RedisError as exc:
+            leases: Leases | None = getattr(self, "leases", None)
+            if leases is None:
+                raise
+            leases.lost(exc)
+            return False

@@ -60,8 +60,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import redis
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
 
 if TYPE_CHECKING:
@@ -474,7 +475,9 @@ class SharedPoliteness:
     """Downloader middleware: every download takes a place in its slot's shared budget
     (see the module docstring). Stats under ``chinanews/politeness/``: ``acquired``,
     ``round_trips``, ``full_retries``, ``carried`` (places given back on a query that took
-    one), ``waited_ms`` (total), ``release_failed``."""
+    one), ``waited_ms`` (total), ``release_failed``. Redis unreachable while a request
+    waits for its place: the worker stops (``chinanews.lease.redis_lost``) and the request
+    is ignored, not failed: it stays claimed, for another worker."""
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -524,9 +527,15 @@ class SharedPoliteness:
         give back with ``give_back``. ``timeout``: the download's, for the place's lifetime;
         ``kind``: also counted under ``chinanews/politeness/<kind>``."""
         lifetime = (self.timeout if timeout is None else timeout) + GRACE
-        token, waited = await self._budget().acquire(
-            slot, self.limits(slot), lifetime, throttled=self.throttle is not None
-        )
+        try:
+            token, waited = await self._budget().acquire(
+                slot, self.limits(slot), lifetime, throttled=self.throttle is not None
+            )
+        except redis.RedisError as exc:
+            from chinanews.lease import redis_lost
+
+            redis_lost(self.crawler, exc)
+            raise
         stats = self._stats()
         stats.inc_value(f"{STAT}/acquired")
         stats.inc_value(f"{STAT}/waited_ms", int(waited * 1000))
@@ -555,7 +564,13 @@ class SharedPoliteness:
             # starve the page's scripts and data of places: two pages would deadlock.
             return
         slot = self.slot_of(request)
-        token = await self.take(slot, float(request.meta.get("download_timeout", self.timeout)))
+        timeout = float(request.meta.get("download_timeout", self.timeout))
+        try:
+            token = await self.take(slot, timeout)
+        except redis.RedisError as exc:
+            # Not this request's failure: the worker stops (the one line of
+            # chinanews.lease), and the request stays claimed for the other workers.
+            raise IgnoreRequest(f"shared politeness budget unreachable: {exc}") from exc
         request.meta[META] = (slot, token)
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -641,7 +656,10 @@ class BrowserBudget:
         host = (urlsplit(request.url).hostname or "").lower()
         if middleware is None or not host:
             return False
-        token = await middleware.take(host, kind="browser")
+        try:
+            token = await middleware.take(host, kind="browser")
+        except redis.RedisError:
+            return True  # not sent: the worker stops (``SharedPoliteness.take``)
         task = asyncio.ensure_future(self._give_back_when_done(middleware, request, host, token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
