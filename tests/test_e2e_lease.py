@@ -25,6 +25,8 @@ from tests.test_e2e_distributed import Worker, start_worker
 pytestmark = pytest.mark.e2e
 
 LEASE_SECONDS = 3.0
+DELAY = 0.1
+CONCURRENCY = 2
 
 
 @pytest.fixture
@@ -54,6 +56,29 @@ def wait_until(what: Any, timeout: float, step: float = 0.05) -> float:
     return time.monotonic() - start
 
 
+def lease_worker(
+    data: Path, prefix: str, start_url: str, postgres_url: str, name: str, **settings: str
+) -> Worker:
+    """A worker of the lease tests: named ``name``, storing into ``postgres_url``, with a
+    short lease, a checkpoint a second, and ``DELAY`` and ``CONCURRENCY`` for the host (a
+    crawl long enough to cut mid-way); ``settings`` on top."""
+    return start_worker(
+        data / name,
+        prefix,
+        "-a",
+        f"start_urls={start_url}",
+        settings={
+            "DATABASE_URL": postgres_url,
+            "CHINANEWS_WORKER_ID": name,
+            "CHINANEWS_LEASE_SECONDS": str(LEASE_SECONDS),
+            "CHINANEWS_CHECKPOINT_SECONDS": "1",
+            "DOWNLOAD_DELAY": str(DELAY),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": str(CONCURRENCY),
+            **settings,
+        },
+    )
+
+
 def test_workers_killed_mid_crawl_lose_no_story(
     site: tuple[LocalSite, Any],
     keys: LeaseKeys,
@@ -64,18 +89,7 @@ def test_workers_killed_mid_crawl_lose_no_story(
     local, server = site
 
     def worker(name: str) -> Worker:
-        settings = {
-            "DATABASE_URL": postgres_url,
-            "CHINANEWS_WORKER_ID": name,
-            "CHINANEWS_LEASE_SECONDS": str(LEASE_SECONDS),
-            "CHINANEWS_CHECKPOINT_SECONDS": "1",
-            "DOWNLOAD_DELAY": "0.1",
-            "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
-        }
-        args = ["-a", f"start_urls={server.start_url}"]
-        for setting, value in settings.items():
-            args += ["-s", f"{setting}={value}"]
-        return start_worker(tmp_path / name, keys.prefix, *args)
+        return lease_worker(tmp_path, keys.prefix, server.start_url, postgres_url, name)
 
     started = time.monotonic()
     w1, w2, w3 = worker("w1"), worker("w2"), worker("w3")

@@ -1,0 +1,142 @@
+"""End to end (issue 15): a worker that cannot reach Redis mid-crawl. Three workers share a
+crawl of the local site (~150 articles) through Redis and one PostgreSQL database; one of
+them reaches Redis through a proxy (every client it makes: the frontier, the leases, the
+article index, the politeness budget, all from ``REDIS_URL``), cut while it holds claimed
+requests. It stops with one clear error line and exit code 6 (``chinanews.lease``,
+``EXIT_REDIS_LOST``); the others put its requests back once its lease expires and finish the
+crawl: every story is in the database exactly once and no request stays claimed."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chinanews.distributed import Keys, reset
+from chinanews.lease import EXIT_REDIS_LOST, LeaseKeys
+from chinanews.localsite import LocalSite, serve
+from tests.conftest import REDIS_URL, outside_base
+from tests.proxies import CuttingProxy
+from tests.test_e2e_lease import LEASE_SECONDS, claimed, lease_worker, wait_until
+
+pytestmark = pytest.mark.e2e
+
+#: The one line a worker that lost Redis logs (``Leases.lost``).
+LOST = re.compile(
+    r"\[chinanews\.lease\] ERROR: Worker cut lost Redis \((?P<error>.+)\): it stops; the "
+    r"(?P<held>\d+) requests it holds go back to the other workers when its lease expires "
+    rf"\(CHINANEWS_LEASE_SECONDS {LEASE_SECONDS}\)$",
+    re.MULTILINE,
+)
+
+
+@pytest.fixture
+def site(sentinel: Any) -> Iterator[tuple[LocalSite, Any]]:
+    local = LocalSite(size=150, seed=16, outside_base=outside_base(sentinel))
+    with serve(local) as server:
+        yield local, server
+
+
+@pytest.fixture
+def keys(redis_client: Any) -> Iterator[LeaseKeys]:
+    k = Keys(f"chinanews-test:e2e-redis-loss:{uuid.uuid4().hex[:12]}")
+    yield LeaseKeys(k.prefix)
+    reset(redis_client, k)
+
+
+@pytest.fixture
+def redis_proxy() -> Iterator[CuttingProxy]:
+    """A proxy to the tests' Redis, cut by the test (``stop()``), or at the end."""
+    host, _, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].rpartition(":")
+    proxy = CuttingProxy((host, int(port)))
+    yield proxy
+    proxy.stop()
+
+
+def stored(postgres_url: str) -> int:
+    """How many articles the database holds (0 before the first worker made the table)."""
+    import psycopg
+
+    with psycopg.connect(postgres_url) as db:
+        found = db.execute("SELECT to_regclass('articles')").fetchone()
+        if found is None or found[0] is None:
+            return 0
+        row = db.execute("SELECT count(*) FROM articles").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_a_worker_that_loses_redis_stops_and_the_others_recover_its_requests(
+    site: tuple[LocalSite, Any],
+    keys: LeaseKeys,
+    redis_client: Any,
+    redis_proxy: CuttingProxy,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    local, server = site
+
+    def worker(name: str, **settings: str) -> Any:
+        return lease_worker(tmp_path, keys.prefix, server.start_url, postgres_url, name, **settings)
+
+    started = time.monotonic()
+    cut = worker("cut", REDIS_URL=redis_proxy.url(REDIS_URL))
+    others = [worker("w2"), worker("w3")]
+    # mid-crawl: some stories are stored, and the worker is cut the moment it holds requests
+    # (between two checkpoints it may hold none)
+    wait_until(lambda: stored(postgres_url) >= 20, 30, step=0.2)
+    assert cut.proc.poll() is None, cut.wait().log[-3000:]
+    wait_until(lambda: claimed(redis_client, keys, "cut") > 0, 30, step=0.005)
+    redis_proxy.stop()
+    cut_at = time.monotonic()
+    held = claimed(redis_client, keys, "cut")  # what it can no longer acknowledge
+    assert held > 0
+    # its log is small (~15 KB): it cannot fill the pipe and block while nobody reads it
+    stopped = wait_until(lambda: cut.proc.poll() is not None, 30)
+    cut.wait()
+    wait_until(lambda: claimed(redis_client, keys, "cut") == 0, LEASE_SECONDS + 5)
+    back = time.monotonic() - cut_at
+    for w in others:
+        w.wait(timeout=60)
+    print(
+        f"\nthe cut worker held {held} requests; back in the queue {back:.1f} s after the cut;"
+        f" it stopped {stopped:.1f} s after the cut; crawl {time.monotonic() - started:.1f} s"
+    )
+
+    # the cut worker: exit code 6, the one clear line, no traceback
+    assert cut.proc.returncode == EXIT_REDIS_LOST, cut.log[-3000:]
+    assert len(LOST.findall(cut.log)) == 1, cut.log[-3000:]
+    # ... the first error it logs: what follows from it (the last checkpoint's index commit
+    # fails too) comes after
+    errors = [line for line in cut.log.splitlines() if "] ERROR: " in line]
+    assert LOST.search(errors[0]), errors
+    assert "Traceback" not in cut.log, cut.log[-3000:]
+    assert "'finish_reason': 'redis_lost'" in cut.log
+    assert stopped < 10
+    # the others: put its requests back when its lease expired, finished the crawl
+    for w in others:
+        assert w.proc.returncode == 0, w.log[-3000:]
+        assert "Traceback" not in w.log
+    assert "Leases of cut expired" in "".join(w.log for w in others)
+    assert back <= LEASE_SECONDS + 3
+
+    import psycopg
+
+    with psycopg.connect(postgres_url) as db:
+        urls = [row[0] for row in db.execute("SELECT url FROM articles")]
+    expected = local.expected(server, rendered=False)
+    assert sorted(set(urls) - set(expected)) == []
+    stories = Counter(expected[u]["story_id"] for u in urls)
+    assert [s for s, n in stories.items() if n > 1] == []
+    assert set(stories) == {a["story_id"] for a in expected.values()}
+    # nothing stays claimed, nothing was dead-lettered, the queue is empty
+    assert redis_client.zcard(keys.leases) == 0
+    assert list(redis_client.scan_iter(match=f"{keys.prefix}:claimed:*")) == []
+    assert redis_client.llen(keys.dead) == 0
+    assert redis_client.zcard(keys.requests) == 0
