@@ -153,7 +153,8 @@ def test_workers_killed_mid_crawl_lose_no_story(
     # a closed socket: socketserver prints a ConnectionResetError on stderr); it counts in
     # the peak and the rate like any other, with no allowance, and needs none: a dead worker
     # gives back no place, so its places in the shared budget stay taken until they expire
-    # (DOWNLOAD_TIMEOUT + politeness.GRACE), long after the server has finished with them.
+    # (DOWNLOAD_TIMEOUT + politeness.GRACE) or are dropped with its expired lease (3 s):
+    # long after the server has finished with them (milliseconds).
     # w2's forced stop cuts its downloads short: a place it still gives back may be free
     # while the server answers into the closed connection; a third request would have to
     # start before the server was done, and starts are DELAY / 2 apart at least (the
