@@ -150,15 +150,14 @@ def test_workers_killed_mid_crawl_lose_no_story(
     print(f"crawl with the kills: {time.monotonic() - started:.1f} s")
     # The host, over the whole crawl, kills included. A request w1 had sent when it was
     # killed may still be in flight at the server after w1's death (the server answers into
-    # a closed socket: socketserver prints a ConnectionResetError on stderr); it counts in
-    # the peak and the rate like any other, with no allowance, and needs none: a dead worker
-    # gives back no place, so its places in the shared budget stay taken until they expire
-    # (DOWNLOAD_TIMEOUT + politeness.GRACE) or are dropped with its expired lease (3 s):
-    # long after the server has finished with them (milliseconds).
-    # w2's forced stop cuts its downloads short: a place it still gives back may be free
-    # while the server answers into the closed connection; a third request would have to
-    # start before the server was done, and starts are DELAY / 2 apart at least (the
-    # jitter): the server would have to take that long over a page.
+    # a closed socket); it counts in the peak and the rate like any other, with no
+    # allowance, and needs none: a dead worker gives back no place, so its places in the
+    # shared budget stay taken until they expire (DOWNLOAD_TIMEOUT + politeness.GRACE) or
+    # are dropped with its expired lease (3 s): long after the server has finished with
+    # them (milliseconds). w2's forced stop cuts its downloads short: a place it still gives
+    # back may be free while the server answers into the closed connection; a third request
+    # would have to start before the server was done, and starts are DELAY / 2 apart at
+    # least (the jitter): the server would have to take that long over a page.
     print(polite_host(server))
     assert w1.proc.returncode == -signal.SIGKILL
     for w in (w3, w1b):
