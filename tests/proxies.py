@@ -31,7 +31,8 @@ class CuttingProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, url: str) -> str:
-        """``url`` (``scheme://[user@]host:port/...`` of the target) through the proxy."""
+        """``url`` (``scheme://[user[:password]@]host:port/...``, the target's address
+        written as in ``self.target``) through the proxy."""
         host, port = self.target
         return url.replace(f"{host}:{port}", f"127.0.0.1:{self.port}", 1)
 

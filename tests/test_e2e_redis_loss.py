@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -38,9 +39,9 @@ pytestmark = pytest.mark.e2e
 
 #: The one line a worker that lost Redis logs (``Leases.lost``).
 LOST = re.compile(
-    r"\[chinanews\.lease\] ERROR: Worker (?P<worker>\S+) lost Redis \((?P<error>.+)\): it stops; the "
-    r"(?P<held>\d+) requests it holds go back to the other workers when its lease expires "
-    rf"\(CHINANEWS_LEASE_SECONDS {LEASE_SECONDS}\)$",
+    r"\[chinanews\.lease\] ERROR: Worker (?P<worker>\S+) lost Redis \((?P<error>.+)\): "
+    r"it stops; the (?P<held>\d+) requests it holds go back to the other workers when its "
+    rf"lease expires \(CHINANEWS_LEASE_SECONDS {LEASE_SECONDS}\)$",
     re.MULTILINE,
 )
 
@@ -72,8 +73,8 @@ def keys(redis_client: Any) -> Iterator[LeaseKeys]:
 @pytest.fixture
 def redis_proxy() -> Iterator[CuttingProxy]:
     """A proxy to the tests' Redis, cut by the test (``stop()``), or at the end."""
-    host, _, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].rpartition(":")
-    proxy = CuttingProxy((host, int(port)))
+    url = urlsplit(REDIS_URL)
+    proxy = CuttingProxy((url.hostname or "127.0.0.1", url.port or 6379))
     yield proxy
     proxy.stop()
 
