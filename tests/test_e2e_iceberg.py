@@ -242,7 +242,7 @@ def test_a_catalog_that_goes_away_mid_crawl_spools_and_the_next_run_commits(
     with the catalog back, commits them: nothing lost, nothing twice."""
     from urllib.parse import urlsplit
 
-    from tests.test_e2e_storage import CuttingProxy
+    from tests.proxies import CuttingProxy
 
     direct = urlsplit(postgres_url)
     proxy = CuttingProxy((direct.hostname or "127.0.0.1", direct.port or 5432), 10**12)

@@ -6,12 +6,9 @@ missing items wait in the spool and the next run loads them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import sqlite3
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from chinanews.items import ARTICLE_FIELDS
 from chinanews.localsite import LocalSite, serve
 from chinanews.storage.stores import JSON_FIELDS
 from tests.conftest import Crawl, outside_base, run_crawl
+from tests.proxies import CuttingProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -182,72 +180,6 @@ def test_duplicates_rejects_edges_and_runs_are_stored(two_runs: dict[str, Any]) 
 
 
 # -- the fault: the connection is cut mid-crawl ----------------------------------------------
-
-
-class CuttingProxy:
-    """A TCP proxy to PostgreSQL that, once ``cut_after`` bytes have gone from client to
-    server, closes every connection and stops listening: the database "goes away"."""
-
-    def __init__(self, target: tuple[str, int], cut_after: int, port: int = 0) -> None:
-        self.target = target
-        self.cut_after = cut_after
-        self.sent = 0
-        self.cut = threading.Event()
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", port))
-        self.listener.listen(16)
-        self.port = int(self.listener.getsockname()[1])
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.cut.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.cut.is_set():  # accepted while being cut: the database is away
-                client.close()
-                return
-            server = socket.create_connection(self.target)
-            with self.lock:
-                self.sockets += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-                if upstream:
-                    with self.lock:
-                        self.sent += len(data)
-                    if self.sent >= self.cut_after:
-                        self.stop()
-                        return
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        self.cut.set()
-        with contextlib.suppress(OSError):
-            # shutdown wakes the thread blocked in accept(); close alone leaves it accepting
-            self.listener.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.listener.close()
-        with self.lock:
-            for s in self.sockets:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
 
 
 def test_a_cut_connection_spools_and_the_next_run_loads_it(
