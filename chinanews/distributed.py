@@ -453,18 +453,28 @@ class Frontier:
     def _on_idle(self) -> None:
         """Pop more start URLs; keep the worker open until the frontier has stayed empty for
         ``CHINANEWS_IDLE_TIMEOUT`` seconds."""
+        import redis
+
+        from chinanews.lease import redis_lost
+
         if self.client is None:
             return
-        self._beat()
         engine = self.crawler.engine
         assert engine is not None
-        popped = self._pop_start_requests()
+        try:
+            self.client.zadd(self.keys.workers, {self.worker: time.time()})
+            popped = self._pop_start_requests()
+            empty = not popped and self._frontier_empty()
+        except redis.RedisError as exc:
+            if not redis_lost(self.crawler, exc):
+                raise
+            return  # the worker stops (Leases.lost closes the spider)
         for request in popped:
             engine.crawl(request)
         downloads = int(self._stats().get_value("downloader/request_count", 0))
         busy = downloads != self._downloads_seen
         self._downloads_seen = downloads
-        if popped or not self._frontier_empty():
+        if not empty:
             self._idle_since = None
             self._poll_soon()
             raise DontCloseSpider
