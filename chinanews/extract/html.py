@@ -290,32 +290,27 @@ class UrlJoiner:
             out = self.cache[key] = self._join(href, keep_fragment)
         return out  # type: ignore[return-value]
 
-    def _fast(self, href: str, low: str) -> str | None:
-        """Absolute, protocol-relative and root-relative hrefs without dot segments need no
-        ``urljoin`` (most links on a page are such)."""
-        if not _plain(href):
-            return None
-        if href[0] == "/":
-            if href[1:2] == "/":
-                return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
-            return f"{self.origin}{href}" if self.origin else None
-        if low.startswith(("http://", "https://")):
-            return (
-                href
-                if len(href) > 8
-                and href[low.index("//") + 2 : low.index("//") + 3] not in ("", "/")
-                else None
-            )
-        return None
-
     def _join(self, href: str, keep_fragment: bool) -> str | None:
         href = href.strip().strip("\u200b\ufeff")
         if not href or href[0] == "#":
             return None
-        low = "" if href[0] == "/" else href[:11].lower()  # a path names no scheme
-        if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
-            return None
-        fast = self._fast(href, low)
+        # Absolute, protocol-relative and root-relative hrefs without dot segments need no
+        # ``urljoin`` (most links on a page are such): the tests are written out here, as
+        # this runs for every link of every page
+        fast: str | None = None
+        if href[0] == "/":  # a path names no scheme
+            if _plain(href):
+                if href[1:2] == "/":
+                    fast = f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
+                else:
+                    fast = f"{self.origin}{href}" if self.origin else None
+        else:
+            low = href[:11].lower()
+            if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
+                return None
+            if low.startswith(("http://", "https://")) and _plain(href):
+                start = low.index("//") + 2
+                fast = href if len(href) > 8 and href[start : start + 1] not in ("", "/") else None
         if fast is not None:
             return fast if keep_fragment or "#" not in fast else fast.split("#", 1)[0]
         try:
