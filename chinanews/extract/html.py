@@ -54,6 +54,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 #: plus-decoding, without whitespace or control characters, in any case.
 _SCRIPT_SCHEME = re.compile(r"(javascript|jscript|livescript|vbscript|data|about|mocha):", re.I)
 _SAFE_DATA_IMAGE = re.compile(r"data:image/(?!.{0,255}?(?:xml|svg))(.{1,255}?);base64,", re.I)
+_UNSAFE_DATA_IMAGE = re.compile(r"data:image/[^;,]{0,255}?(?:xml|svg)", re.I)
 _LINK_NOISE = re.compile(r"[\s\x00-\x08\x0b\x0c\x0e-\x19]+")
 
 
@@ -61,17 +62,20 @@ def script_link(link: str) -> bool:
     """Whether a link is a script or content URL that ``body_html`` must not keep: each
     such scheme counts unless it opens a base64 raster image (SVG and XML images can hold
     scripts)."""
-    if (
-        link.count(":") == 1
-        and link[:6].lower() in ("http:/", "https:")
-        and link.isascii()
-        and link.isprintable()
-        and not any(c in link for c in " %+")
-    ):  # an http(s) URL as sanitise leaves them: nothing to decode or drop, no other scheme
-        return False
-    text = _LINK_NOISE.sub("", unquote_plus(link))
-    return len(_SCRIPT_SCHEME.findall(text)) > len(_SAFE_DATA_IMAGE.findall(text)) or bool(
-        re.search(r"data:image/[^;,]{0,255}?(?:xml|svg)", text, re.I)
+    if link.isascii() and link.isprintable() and not ("%" in link or "+" in link or " " in link):
+        # nothing to decode or drop: the link reads as written (sanitise leaves most so)
+        if ":" not in link:
+            return False  # no scheme at all: a path, a protocol-relative URL
+        if link.count(":") == 1 and link[:6].lower() in ("http:/", "https:"):
+            return False  # an http(s) URL: no other scheme
+        text = link
+    else:
+        text = _LINK_NOISE.sub("", unquote_plus(link))
+    schemes = len(_SCRIPT_SCHEME.findall(text))
+    if not schemes:
+        return False  # not even ``data:``, which the two image patterns start with
+    return (
+        schemes > len(_SAFE_DATA_IMAGE.findall(text)) or _UNSAFE_DATA_IMAGE.search(text) is not None
     )
 
 
@@ -326,8 +330,13 @@ class UrlJoiner:
 
 
 def base_url(root: HtmlElement, url: str) -> str:
-    """The page URL, or its ``<base href>`` when one is given."""
-    for base in root.iterfind(".//head/base"):
+    """The page URL, or its ``<base href>`` when one is given (the first ``<base>`` in a
+    ``<head>`` below ``root``: ``iterfind(".//head/base")``, whose path is walked in Python,
+    while ``iter`` walks in C; libxml2 makes one ``<head>`` a page, so the order is one)."""
+    for base in root.iter("base"):
+        head = base.getparent()
+        if head is None or head.tag != "head" or head is root:
+            continue
         href = base.get("href")
         if href:
             try:
