@@ -192,8 +192,8 @@ def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:
 #: so does a ``parent::`` test per node: the text of scripts and styles is left out in Python,
 #: after ``_MAYBE``, and takes no position).
 _SCAN = etree.XPath(
-    "descendant-or-self::h1 | descendant-or-self::h2 | descendant-or-self::time[@datetime]"
-    " | descendant::text()"
+    "descendant::text() | descendant-or-self::h1 | descendant-or-self::h2"
+    " | descendant-or-self::time[@datetime]"
 )
 #: Elements whose text ``_SCAN`` leaves out.
 _CODE = frozenset({"script", "style"})

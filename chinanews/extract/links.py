@@ -167,6 +167,10 @@ def keyword_slot(labels: list[HtmlElement], body: HtmlElement | None) -> list[st
 
 def recommended_boxes(page: Page, body: HtmlElement | None) -> list[HtmlElement]:
     """Right-rail article lists: ``#js-arttj-med`` and lists named like it."""
+    # one search over all the names first: most pages have no such list, and no name of
+    # ``_RECOMMENDED`` holds the newline that parts them, so a match lies in one name
+    if _RECOMMENDED.search("\n".join([*page.ids, *page.classes])) is None:
+        return []
     boxes = [el for key, el in page.ids.items() if _RECOMMENDED.search(key)]
     for cls, els in page.classes.items():
         if _RECOMMENDED.search(cls):

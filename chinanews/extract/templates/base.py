@@ -26,7 +26,12 @@ from chinanews.extract.text import (
 #: the two): their elements are the attributes' parents.
 _MARKS = etree.XPath("//@id | //@class")
 #: In document order: headings, ``<time datetime>`` and every text node (``Page.nodes``).
-_NODES = etree.XPath("//h1 | //h2 | //time[@datetime] | //text()")
+#: The same node-set as ``//h1 | //h2 | //time[@datetime] | //text()``, a sixth quicker in
+#: libxml2: ``descendant::`` steps (no child step from every node), the text nodes first
+#: (the few elements are merged into them, not they into the elements).
+_NODES = etree.XPath(
+    "descendant::text() | descendant::h1 | descendant::h2 | descendant::time[@datetime]"
+)
 _IN_ORDER = etree.XPath("$nodes/self::*")
 
 
