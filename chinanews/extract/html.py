@@ -227,22 +227,52 @@ def _controls(data: bytes) -> int:
     return len(data) - len(data.translate(None, _CONTROL_BYTES))
 
 
+#: The characters of a page ``looks_binary`` reads.
+_SAMPLE = 8192
+
+
 def parse(text: str) -> HtmlElement | None:
     """The document's root element, or None when there is nothing to parse."""
+    return _parse(text, None)
+
+
+def parse_page(text: str) -> HtmlElement | None:
+    """``parse(text)``, or None when ``looks_binary(text)``. A page of up to ``_SAMPLE``
+    characters (all of which ``looks_binary`` reads) is encoded to UTF-8 and its control
+    characters counted once for both tests, instead of once each."""
+    if len(text) > _SAMPLE:
+        return None if looks_binary(text) else parse(text)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: each as it takes it
+        return None if looks_binary(text) else parse(text)
+    controls = _controls(data)
+    if text and text.count("\ufffd") + controls > len(text) * 0.1:  # looks_binary
+        return None
+    return _parse(text, None if controls else data)
+
+
+def _parse(text: str, encoded: bytes | None) -> HtmlElement | None:
+    """``parse``; ``encoded`` (if given) is ``text`` in UTF-8, known to hold no control
+    character."""
     if not text or not text.strip():
         return None
-    text = _cap_attributes(_XML_DECL.sub("", text, count=1))
+    prepared = _cap_attributes(_XML_DECL.sub("", text, count=1))
     source: str | bytes
-    try:
-        source, parser = text.encode("utf-8"), _UTF8_PARSER
-    except UnicodeEncodeError:  # a lone surrogate: libxml2 is given the string as before
-        source, parser = text, _PARSER
-    if "\x00" in text or _controls(text[:2048].encode("utf-8", "surrogatepass")):
-        source = (
-            source.translate(None, _CONTROL_BYTES)
-            if isinstance(source, bytes)
-            else _CONTROL.sub("", source)
-        )
+    if encoded is not None and prepared is text:  # no declaration cut, no control to drop
+        source, parser = encoded, _UTF8_PARSER
+    else:
+        text = prepared
+        try:
+            source, parser = text.encode("utf-8"), _UTF8_PARSER
+        except UnicodeEncodeError:  # a lone surrogate: libxml2 is given the string as before
+            source, parser = text, _PARSER
+        if "\x00" in text or _controls(text[:2048].encode("utf-8", "surrogatepass")):
+            source = (
+                source.translate(None, _CONTROL_BYTES)
+                if isinstance(source, bytes)
+                else _CONTROL.sub("", source)
+            )
     try:
         root = lxml.html.document_fromstring(source, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
@@ -252,7 +282,7 @@ def parse(text: str) -> HtmlElement | None:
 
 def looks_binary(text: str) -> bool:
     """True when the decoded text is mostly replacement or control characters."""
-    sample = text[:8192]
+    sample = text[:_SAMPLE]
     if not sample:
         return False
     bad = sample.count("\ufffd") + _controls(sample.encode("utf-8", "surrogatepass"))
