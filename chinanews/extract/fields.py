@@ -73,8 +73,17 @@ TIME_CONFLICT = "time_conflict"
 TIME_REJECTED = "time_rejected"
 TIME_FROM_URL = "time_from_url"
 
-_INTEREST = re.compile(r"(?:19|20)\d{2}\s*[-/.年]|来源|作者|记者|责任编辑|刚刚|分钟前|小时前|昨天")
+#: Every alternative starts with a literal character, so the search skips from one of those
+#: first characters to the next (``(?:19|20)\d{2}…`` as the first alternative would make it
+#: try the whole alternation at every position, at twice the cost).
+_INTEREST = re.compile(
+    r"19\d{2}\s*[-/.年]|20\d{2}\s*[-/.年]|来源|作者|记者|责任编辑|刚刚|分钟前|小时前|昨天"
+)
+#: The lookahead names what a match can start with (the first character of a label, a space,
+#: a colon, the first digit of the year): the search passes over every other position at
+#: once instead of trying the labels and the date there (a third of the time).
 _PRINTED = re.compile(
+    r"(?=[发更时日\s:：12])"
     r"(?P<label>发布时间|发表时间|更新时间|时间|发布于|发表于|日期)?\s*[:：]?\s*"
     r"(?P<date>(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"(?:\s*T?\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?)"
