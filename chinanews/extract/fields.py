@@ -92,7 +92,8 @@ _PRINTED = re.compile(
 _YEAR = re.compile(r"(?:19|20)\d\d")
 #: A weekday right after a date: how page headers print today's date.
 _WEEKDAY = re.compile(r"\s*(?:星期|周|礼拜)[一二三四五六日天]")
-_RELATIVE = re.compile(r"刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2}")
+#: With a lookahead of the first characters, as ``_PRINTED``.
+_RELATIVE = re.compile(r"(?=[刚昨\d])(?:刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2})")
 _SOURCE = re.compile(r"(?:文章)?来源\s*[:：]\s*([^\s|｜/:：]{1,30})")
 _AUTHOR = re.compile(
     r"(?:作者|记者)\s*[:：]\s*([^\s|｜()（）:：]{1,20}(?:[ 、][^\s|｜()（）:：]{1,8})*)"
