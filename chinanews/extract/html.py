@@ -376,16 +376,42 @@ def base_url(root: HtmlElement, url: str) -> str:
     return url
 
 
+def _counterparts(
+    container: HtmlElement, clone: HtmlElement, elements: list[HtmlElement]
+) -> list[HtmlElement]:
+    """The elements of ``clone`` (a deep copy of ``container``) at the places that those of
+    ``elements`` inside ``container`` have in it, once each, in document order. Each place
+    is read as the child indexes from ``container`` down: a few steps for each element,
+    where walking both trees in step would make a proxy of every node of both."""
+    paths: list[list[int]] = []
+    for el in set(elements):
+        path: list[int] = []
+        node = el
+        while node is not container:
+            parent = node.getparent()
+            if parent is None:
+                break  # not inside ``container``
+            path.append(parent.index(node))
+            node = parent
+        else:
+            paths.append(path[::-1])
+    paths.sort()  # child indexes from the top down sort in document order
+    found: list[HtmlElement] = []
+    for path in paths:
+        node = clone
+        for index in path:
+            node = node[index]
+        found.append(node)
+    return found
+
+
 def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -> str:
     """The HTML of ``container`` without ``drop`` elements, scripts, styles, frames, embeds,
     forms, ``<base>``, ``<meta>``, unknown tags, event handlers and ``javascript:``/``data:``
     URLs; links and image sources made absolute."""
-    dropped = set(drop)
-    # copy, then remove the counterparts of ``drop`` by walking both trees in step
     clone = copy.deepcopy(container)
-    if dropped:
-        doomed = [c for o, c in zip(container.iter(), clone.iter(), strict=False) if o in dropped]
-        for el in doomed:
+    if drop:  # remove the counterparts of ``drop`` from the copy
+        for el in _counterparts(container, clone, drop):
             parent = el.getparent()
             if parent is None:
                 continue
