@@ -106,6 +106,8 @@ _NOT_SOURCE = re.compile(
     r"分享|评论|微信|微博|QQ|空间|收藏|打印|字号|关闭|举报|纠错|返回|首页|更多|关注|订阅|^\d+$|[:：]"
 )
 _LABELS_ONLY = re.compile(r"^(?:发布时间|发表时间|时间|发布于|来源|作者|记者|编辑|[:：|｜\s·-])*$")
+#: A time of day in a raw time: ``22:19``, ``22时19``, ``T22``.
+_CLOCK = re.compile(r"\d[:：时]\d|T\d")
 _URL_DATE = re.compile(r"/(20\d{2})(\d{2})(\d{2})/")
 # Marks of blocks that are not the article: lists, related news, rails, navigation, footers.
 _OFF = re.compile(
@@ -290,7 +292,7 @@ def _at(raw: str | None, now: datetime | None = None) -> datetime | None:
 
 
 def _has_clock(raw: str) -> bool:
-    return bool(re.search(r"\d[:：时]\d|T\d", raw))
+    return _CLOCK.search(raw) is not None
 
 
 def url_date(url: str) -> date | None:
