@@ -26,7 +26,7 @@ from chinanews.extract.fields import (
     scan,
     title_element,
 )
-from chinanews.extract.html import decode, looks_binary, parse, sanitise
+from chinanews.extract.html import decode, parse_page, sanitise
 from chinanews.extract.links import (
     collect_links,
     keyword_slot,
@@ -106,9 +106,7 @@ def _extract(
     url: str, html: str | bytes, encoding: str | None, fetched_at: datetime | None
 ) -> ArticleExtraction:
     text = decode(html, encoding)
-    if not text.strip() or looks_binary(text):
-        return ArticleExtraction(None, NOT_ARTICLE, ArticleLinks())
-    root = parse(text)
+    root = parse_page(text) if text.strip() else None  # None: binary, or nothing to parse
     if root is None:
         return ArticleExtraction(None, NOT_ARTICLE, ArticleLinks())
     page = Page(root, url)

@@ -149,6 +149,8 @@ class _Walker:
             return
         raw = "".join(self.buf)
         self.buf = []
+        if raw.isspace():  # the line breaks between two blocks: what ``clean`` leaves empty
+            return
         if "责任编辑" in raw:
             editor = editor_of(raw)
             if editor and self.body.editor is None:

@@ -73,8 +73,17 @@ TIME_CONFLICT = "time_conflict"
 TIME_REJECTED = "time_rejected"
 TIME_FROM_URL = "time_from_url"
 
-_INTEREST = re.compile(r"(?:19|20)\d{2}\s*[-/.年]|来源|作者|记者|责任编辑|刚刚|分钟前|小时前|昨天")
+#: Every alternative starts with a literal character, so the search skips from one of those
+#: first characters to the next (``(?:19|20)\d{2}…`` as the first alternative would make it
+#: try the whole alternation at every position, at twice the cost).
+_INTEREST = re.compile(
+    r"19\d{2}\s*[-/.年]|20\d{2}\s*[-/.年]|来源|作者|记者|责任编辑|刚刚|分钟前|小时前|昨天"
+)
+#: The lookahead names what a match can start with (the first character of a label, a space,
+#: a colon, the first digit of the year): the search passes over every other position at
+#: once instead of trying the labels and the date there (a third of the time).
 _PRINTED = re.compile(
+    r"(?=[发更时日\s:：12])"
     r"(?P<label>发布时间|发表时间|更新时间|时间|发布于|发表于|日期)?\s*[:：]?\s*"
     r"(?P<date>(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"(?:\s*T?\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?)"
@@ -83,7 +92,8 @@ _PRINTED = re.compile(
 _YEAR = re.compile(r"(?:19|20)\d\d")
 #: A weekday right after a date: how page headers print today's date.
 _WEEKDAY = re.compile(r"\s*(?:星期|周|礼拜)[一二三四五六日天]")
-_RELATIVE = re.compile(r"刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2}")
+#: With a lookahead of the first characters, as ``_PRINTED``.
+_RELATIVE = re.compile(r"(?=[刚昨\d])(?:刚刚|\d+\s*分钟前|\d+\s*小时前|昨天\s*\d{1,2}:\d{2})")
 _SOURCE = re.compile(r"(?:文章)?来源\s*[:：]\s*([^\s|｜/:：]{1,30})")
 _AUTHOR = re.compile(
     r"(?:作者|记者)\s*[:：]\s*([^\s|｜()（）:：]{1,20}(?:[ 、][^\s|｜()（）:：]{1,8})*)"
@@ -96,6 +106,8 @@ _NOT_SOURCE = re.compile(
     r"分享|评论|微信|微博|QQ|空间|收藏|打印|字号|关闭|举报|纠错|返回|首页|更多|关注|订阅|^\d+$|[:：]"
 )
 _LABELS_ONLY = re.compile(r"^(?:发布时间|发表时间|时间|发布于|来源|作者|记者|编辑|[:：|｜\s·-])*$")
+#: A time of day in a raw time: ``22:19``, ``22时19``, ``T22``.
+_CLOCK = re.compile(r"\d[:：时]\d|T\d")
 _URL_DATE = re.compile(r"/(20\d{2})(\d{2})(\d{2})/")
 # Marks of blocks that are not the article: lists, related news, rails, navigation, footers.
 _OFF = re.compile(
@@ -192,8 +204,8 @@ def _off_article(el: HtmlElement, memo: dict[Any, bool]) -> bool:
 #: so does a ``parent::`` test per node: the text of scripts and styles is left out in Python,
 #: after ``_MAYBE``, and takes no position).
 _SCAN = etree.XPath(
-    "descendant-or-self::h1 | descendant-or-self::h2 | descendant-or-self::time[@datetime]"
-    " | descendant::text()"
+    "descendant::text() | descendant-or-self::h1 | descendant-or-self::h2"
+    " | descendant-or-self::time[@datetime]"
 )
 #: Elements whose text ``_SCAN`` leaves out.
 _CODE = frozenset({"script", "style"})
@@ -280,7 +292,7 @@ def _at(raw: str | None, now: datetime | None = None) -> datetime | None:
 
 
 def _has_clock(raw: str) -> bool:
-    return bool(re.search(r"\d[:：时]\d|T\d", raw))
+    return _CLOCK.search(raw) is not None
 
 
 def url_date(url: str) -> date | None:

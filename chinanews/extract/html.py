@@ -54,6 +54,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 #: plus-decoding, without whitespace or control characters, in any case.
 _SCRIPT_SCHEME = re.compile(r"(javascript|jscript|livescript|vbscript|data|about|mocha):", re.I)
 _SAFE_DATA_IMAGE = re.compile(r"data:image/(?!.{0,255}?(?:xml|svg))(.{1,255}?);base64,", re.I)
+_UNSAFE_DATA_IMAGE = re.compile(r"data:image/[^;,]{0,255}?(?:xml|svg)", re.I)
 _LINK_NOISE = re.compile(r"[\s\x00-\x08\x0b\x0c\x0e-\x19]+")
 
 
@@ -61,17 +62,20 @@ def script_link(link: str) -> bool:
     """Whether a link is a script or content URL that ``body_html`` must not keep: each
     such scheme counts unless it opens a base64 raster image (SVG and XML images can hold
     scripts)."""
-    if (
-        link.count(":") == 1
-        and link[:6].lower() in ("http:/", "https:")
-        and link.isascii()
-        and link.isprintable()
-        and not any(c in link for c in " %+")
-    ):  # an http(s) URL as sanitise leaves them: nothing to decode or drop, no other scheme
-        return False
-    text = _LINK_NOISE.sub("", unquote_plus(link))
-    return len(_SCRIPT_SCHEME.findall(text)) > len(_SAFE_DATA_IMAGE.findall(text)) or bool(
-        re.search(r"data:image/[^;,]{0,255}?(?:xml|svg)", text, re.I)
+    if link.isascii() and link.isprintable() and not ("%" in link or "+" in link or " " in link):
+        # nothing to decode or drop: the link reads as written (sanitise leaves most so)
+        if ":" not in link:
+            return False  # no scheme at all: a path, a protocol-relative URL
+        if link.count(":") == 1 and link[:6].lower() in ("http:/", "https:"):
+            return False  # an http(s) URL: no other scheme
+        text = link
+    else:
+        text = _LINK_NOISE.sub("", unquote_plus(link))
+    schemes = len(_SCRIPT_SCHEME.findall(text))
+    if not schemes:
+        return False  # not even ``data:``, which the two image patterns start with
+    return (
+        schemes > len(_SAFE_DATA_IMAGE.findall(text)) or _UNSAFE_DATA_IMAGE.search(text) is not None
     )
 
 
@@ -223,22 +227,52 @@ def _controls(data: bytes) -> int:
     return len(data) - len(data.translate(None, _CONTROL_BYTES))
 
 
+#: The characters of a page ``looks_binary`` reads.
+_SAMPLE = 8192
+
+
 def parse(text: str) -> HtmlElement | None:
     """The document's root element, or None when there is nothing to parse."""
+    return _parse(text, None)
+
+
+def parse_page(text: str) -> HtmlElement | None:
+    """``parse(text)``, or None when ``looks_binary(text)``. A page of up to ``_SAMPLE``
+    characters (all of which ``looks_binary`` reads) is encoded to UTF-8 and its control
+    characters counted once for both tests, instead of once each."""
+    if len(text) > _SAMPLE:
+        return None if looks_binary(text) else parse(text)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: each as it takes it
+        return None if looks_binary(text) else parse(text)
+    controls = _controls(data)
+    if text and text.count("\ufffd") + controls > len(text) * 0.1:  # looks_binary
+        return None
+    return _parse(text, None if controls else data)
+
+
+def _parse(text: str, encoded: bytes | None) -> HtmlElement | None:
+    """``parse``; ``encoded`` (if given) is ``text`` in UTF-8, known to hold no control
+    character."""
     if not text or not text.strip():
         return None
-    text = _cap_attributes(_XML_DECL.sub("", text, count=1))
+    prepared = _cap_attributes(_XML_DECL.sub("", text, count=1))
     source: str | bytes
-    try:
-        source, parser = text.encode("utf-8"), _UTF8_PARSER
-    except UnicodeEncodeError:  # a lone surrogate: libxml2 is given the string as before
-        source, parser = text, _PARSER
-    if "\x00" in text or _controls(text[:2048].encode("utf-8", "surrogatepass")):
-        source = (
-            source.translate(None, _CONTROL_BYTES)
-            if isinstance(source, bytes)
-            else _CONTROL.sub("", source)
-        )
+    if encoded is not None and prepared is text:  # no declaration cut, no control to drop
+        source, parser = encoded, _UTF8_PARSER
+    else:
+        text = prepared
+        try:
+            source, parser = text.encode("utf-8"), _UTF8_PARSER
+        except UnicodeEncodeError:  # a lone surrogate: libxml2 is given the string as before
+            source, parser = text, _PARSER
+        if "\x00" in text or _controls(text[:2048].encode("utf-8", "surrogatepass")):
+            source = (
+                source.translate(None, _CONTROL_BYTES)
+                if isinstance(source, bytes)
+                else _CONTROL.sub("", source)
+            )
     try:
         root = lxml.html.document_fromstring(source, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
@@ -248,7 +282,7 @@ def parse(text: str) -> HtmlElement | None:
 
 def looks_binary(text: str) -> bool:
     """True when the decoded text is mostly replacement or control characters."""
-    sample = text[:8192]
+    sample = text[:_SAMPLE]
     if not sample:
         return False
     bad = sample.count("\ufffd") + _controls(sample.encode("utf-8", "surrogatepass"))
@@ -290,32 +324,27 @@ class UrlJoiner:
             out = self.cache[key] = self._join(href, keep_fragment)
         return out  # type: ignore[return-value]
 
-    def _fast(self, href: str, low: str) -> str | None:
-        """Absolute, protocol-relative and root-relative hrefs without dot segments need no
-        ``urljoin`` (most links on a page are such)."""
-        if not _plain(href):
-            return None
-        if href[0] == "/":
-            if href[1:2] == "/":
-                return f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
-            return f"{self.origin}{href}" if self.origin else None
-        if low.startswith(("http://", "https://")):
-            return (
-                href
-                if len(href) > 8
-                and href[low.index("//") + 2 : low.index("//") + 3] not in ("", "/")
-                else None
-            )
-        return None
-
     def _join(self, href: str, keep_fragment: bool) -> str | None:
         href = href.strip().strip("\u200b\ufeff")
         if not href or href[0] == "#":
             return None
-        low = "" if href[0] == "/" else href[:11].lower()  # a path names no scheme
-        if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
-            return None
-        fast = self._fast(href, low)
+        # Absolute, protocol-relative and root-relative hrefs without dot segments need no
+        # ``urljoin`` (most links on a page are such): the tests are written out here, as
+        # this runs for every link of every page
+        fast: str | None = None
+        if href[0] == "/":  # a path names no scheme
+            if _plain(href):
+                if href[1:2] == "/":
+                    fast = f"{self.scheme}:{href}" if len(href) > 2 and href[2] != "/" else None
+                else:
+                    fast = f"{self.origin}{href}" if self.origin else None
+        else:
+            low = href[:11].lower()
+            if low.startswith(("javascript:", "mailto:", "tel:", "data:", "about:", "sms:")):
+                return None
+            if low.startswith(("http://", "https://")) and _plain(href):
+                start = low.index("//") + 2
+                fast = href if len(href) > 8 and href[start : start + 1] not in ("", "/") else None
         if fast is not None:
             return fast if keep_fragment or "#" not in fast else fast.split("#", 1)[0]
         try:
@@ -331,8 +360,13 @@ class UrlJoiner:
 
 
 def base_url(root: HtmlElement, url: str) -> str:
-    """The page URL, or its ``<base href>`` when one is given."""
-    for base in root.iterfind(".//head/base"):
+    """The page URL, or its ``<base href>`` when one is given (the first ``<base>`` in a
+    ``<head>`` below ``root``: ``iterfind(".//head/base")``, whose path is walked in Python,
+    while ``iter`` walks in C; libxml2 makes one ``<head>`` a page, so the order is one)."""
+    for base in root.iter("base"):
+        head = base.getparent()
+        if head is None or head.tag != "head" or head is root:
+            continue
         href = base.get("href")
         if href:
             try:
@@ -342,16 +376,42 @@ def base_url(root: HtmlElement, url: str) -> str:
     return url
 
 
+def _counterparts(
+    container: HtmlElement, clone: HtmlElement, elements: list[HtmlElement]
+) -> list[HtmlElement]:
+    """The elements of ``clone`` (a deep copy of ``container``) at the places that those of
+    ``elements`` inside ``container`` have in it, once each, in document order. Each place
+    is read as the child indexes from ``container`` down: a few steps for each element,
+    where walking both trees in step would make a proxy of every node of both."""
+    paths: list[list[int]] = []
+    for el in set(elements):
+        path: list[int] = []
+        node = el
+        while node is not container:
+            parent = node.getparent()
+            if parent is None:
+                break  # not inside ``container``
+            path.append(parent.index(node))
+            node = parent
+        else:
+            paths.append(path[::-1])
+    paths.sort()  # child indexes from the top down sort in document order
+    found: list[HtmlElement] = []
+    for path in paths:
+        node = clone
+        for index in path:
+            node = node[index]
+        found.append(node)
+    return found
+
+
 def sanitise(container: HtmlElement, drop: list[HtmlElement], join: UrlJoiner) -> str:
     """The HTML of ``container`` without ``drop`` elements, scripts, styles, frames, embeds,
     forms, ``<base>``, ``<meta>``, unknown tags, event handlers and ``javascript:``/``data:``
     URLs; links and image sources made absolute."""
-    dropped = set(drop)
-    # copy, then remove the counterparts of ``drop`` by walking both trees in step
     clone = copy.deepcopy(container)
-    if dropped:
-        doomed = [c for o, c in zip(container.iter(), clone.iter(), strict=False) if o in dropped]
-        for el in doomed:
+    if drop:  # remove the counterparts of ``drop`` from the copy
+        for el in _counterparts(container, clone, drop):
             parent = el.getparent()
             if parent is None:
                 continue

@@ -69,6 +69,8 @@ _FEEDISH = re.compile(r"rank(?:_all)?\.js|getNewsInfo|/p/\d|/api/")
 _RECOMMENDED = re.compile(
     r"arttj|recommend|tuijian|xgtj|ranktop|hotnews|hot_news|hot-news|js-follow-right", re.I
 )
+#: ``_RECOMMENDED`` without IGNORECASE, for names in ASCII, lower-cased.
+_RECOMMENDED_LOWER = re.compile(_RECOMMENDED.pattern)
 _PAGER = re.compile(r"multipageNum|pageStyle|^pages?$|pager|pagination|page-?box", re.I)
 _DIGITS = re.compile(r"\d+")
 _TOTAL = re.compile(r"共\s*(\d+)\s*页")
@@ -167,6 +169,17 @@ def keyword_slot(labels: list[HtmlElement], body: HtmlElement | None) -> list[st
 
 def recommended_boxes(page: Page, body: HtmlElement | None) -> list[HtmlElement]:
     """Right-rail article lists: ``#js-arttj-med`` and lists named like it."""
+    # one search over all the names first: most pages have no such list, and no word of
+    # ``_RECOMMENDED`` holds the newline that parts them, so a match lies in one name; names
+    # in ASCII (as names are) are lower-cased for the search without IGNORECASE, several
+    # times quicker, and the same for ASCII, the words being lower-case letters, - and _
+    names = "\n".join([*page.ids, *page.classes])
+    if names.isascii():
+        found = _RECOMMENDED_LOWER.search(names.lower())
+    else:
+        found = _RECOMMENDED.search(names)
+    if found is None:
+        return []
     boxes = [el for key, el in page.ids.items() if _RECOMMENDED.search(key)]
     for cls, els in page.classes.items():
         if _RECOMMENDED.search(cls):

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from chinanews.dates import find_date_text, to_iso
-from chinanews.extract.html import HtmlElement, UrlJoiner, decode, looks_binary, parse
+from chinanews.extract.html import HtmlElement, UrlJoiner, decode, parse_page
 from chinanews.extract.links import script_urls
 from chinanews.extract.model import ListEntry, ListPage
 from chinanews.extract.scripted import LIST_SCRIPTED, inline_scripts, scripted_lists
@@ -96,9 +96,7 @@ def extract_list(
 
 def _extract(url: str, html: str | bytes, encoding: str | None, now: datetime | None) -> ListPage:
     text = decode(html, encoding)
-    if not text.strip() or looks_binary(text):
-        return ListPage()
-    root = parse(text)
+    root = parse_page(text) if text.strip() else None  # None: binary, or nothing to parse
     if root is None:
         return ListPage()
     page = Page(root, url)

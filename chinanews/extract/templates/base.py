@@ -23,11 +23,16 @@ from chinanews.extract.text import (
 )
 
 #: Every ``id`` and ``class`` attribute in one pass (each walk of the tree costs as much as
-#: the two): their elements are the attributes' parents.
-_MARKS = etree.XPath("//@id | //@class")
-_H1 = etree.XPath("//h1")
+#: the two): their elements are the attributes' parents. ``//@id | //@class`` selects the
+#: same, at about a sixth more instructions.
+_MARKS = etree.XPath("descendant-or-self::*/@class | descendant-or-self::*/@id")
 #: In document order: headings, ``<time datetime>`` and every text node (``Page.nodes``).
-_NODES = etree.XPath("//h1 | //h2 | //time[@datetime] | //text()")
+#: The same node-set as ``//h1 | //h2 | //time[@datetime] | //text()``, a sixth quicker in
+#: libxml2: ``descendant::`` steps (no child step from every node), the text nodes first
+#: (the few elements are merged into them, not they into the elements).
+_NODES = etree.XPath(
+    "descendant::text() | descendant::h1 | descendant::h2 | descendant::time[@datetime]"
+)
 _IN_ORDER = etree.XPath("$nodes/self::*")
 
 
@@ -103,8 +108,10 @@ class Page:
 
     @property
     def h1(self) -> list[HtmlElement]:
+        """Every ``<h1>`` of the page, in document order (``iter``: in C, where an XPath
+        ``//h1`` takes several times as long, a child step from every node)."""
         if self._h1 is None:
-            self._h1 = _H1(self.root)
+            self._h1 = list(self.root.iter("h1"))
         return self._h1
 
     @property

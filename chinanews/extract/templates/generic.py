@@ -189,7 +189,12 @@ def densest_block(page: Page) -> tuple[Any, int, list[Any]]:
     chrome: dict[Any, bool] = {}
     for p in page.root.iter("p"):  # in C, as an XPath // would walk every node
         parent = p.getparent()
-        if parent is None or _in_chrome(p, chrome):
+        if parent is None:
+            continue
+        in_chrome = chrome.get(parent)  # known for the paragraphs after a block's first
+        if in_chrome is None:
+            in_chrome = _in_chrome(p, chrome)
+        if in_chrome:
             continue
         size = len(string_value(p).strip())
         if size:
