@@ -227,7 +227,8 @@ def canonical_url(url: str) -> str:
     """The article's canonical URL: https on china.com hosts, no ``_N``/``_all`` suffix,
     no query, no fragment. Non-article URLs are only stripped of query and fragment.
 
-    Cached: a page's own URL and the articles its lists link are asked for again."""
+    The path's article test (``_ref_of_path``) is cached: a page's own URL and the articles
+    its lists link are asked about again."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     china = is_china_com(host)
