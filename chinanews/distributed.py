@@ -461,6 +461,7 @@ class Frontier:
             return
         engine = self.crawler.engine
         assert engine is not None
+        self._acknowledge_soon()
         try:
             self.client.zadd(self.keys.workers, {self.worker: time.time()})
             popped = self._pop_start_requests()
@@ -494,6 +495,17 @@ class Frontier:
             idle,
             self.idle_timeout,
         )
+
+    def _acknowledge_soon(self) -> None:
+        """An idle worker checkpoints at once when it holds finished claims: the others see
+        them as claimed, and so the frontier as not empty, until it acknowledges them (they
+        would otherwise wait up to ``CHINANEWS_CHECKPOINT_SECONDS`` for each other)."""
+        from chinanews.lease import Leases
+        from chinanews.lifecycle import crawl_run
+
+        leases = self.crawler.get_extension(Leases)
+        if leases is not None and leases.waiting_for_checkpoint:
+            crawl_run(self.crawler).checkpoint_soon()
 
     def _poll_soon(self) -> None:
         """Have the engine look at the shared queue (and call this idle handler again) in

@@ -429,6 +429,12 @@ class Leases:
 
     # -- acknowledgements at the checkpoints ------------------------------------------
 
+    @property
+    def waiting_for_checkpoint(self) -> int:
+        """Claims done and not yet taken by a checkpoint: the other workers see them as
+        claimed until the next one."""
+        return len(self.done)
+
     def take_done(self) -> list[str]:
         done, self.done = self.done, []
         return done

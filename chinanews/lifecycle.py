@@ -428,6 +428,11 @@ class CrawlRun:
         if time.monotonic() - self._last >= self.every_seconds:
             self._schedule()
 
+    def checkpoint_soon(self) -> None:
+        """Ask for a checkpoint now, out of turn: another component needs what it commits
+        (an idle worker's acknowledgements, which the other workers wait for)."""
+        self._schedule()
+
     def _schedule(self) -> None:
         """Start a checkpoint once every handler of the current signal has run (the feed
         exporter writes the item in its own ``item_scraped``)."""

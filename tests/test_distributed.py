@@ -416,3 +416,44 @@ def test_a_copy_recorded_by_another_worker_meanwhile_is_dropped_as_content(
     index = RedisArticleIndex(redis.Redis.from_url(REDIS_URL), keys.prefix)
     seen = index.get("49000001")
     assert seen is not None and seen.duplicate_of == copy_url
+
+
+def test_an_idle_worker_checkpoints_at_once_when_it_holds_finished_claims(
+    frontier: tuple[distributed.Frontier, list[Request]],
+    redis_client: Any,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other workers see a worker's finished claims as claimed, and so the frontier as
+    not empty, until its next checkpoint acknowledges them: idle, it checkpoints at once
+    rather than at its next CHINANEWS_CHECKPOINT_SECONDS (two workers once waited ~20 s for
+    each other at the end of every crawl)."""
+    from scrapy.exceptions import DontCloseSpider
+
+    from chinanews.lease import Leases
+    from chinanews.lifecycle import CrawlRun
+
+    f, _ = frontier
+    asked: list[bool] = []
+    monkeypatch.setattr(CrawlRun, "checkpoint_soon", lambda self: asked.append(True))
+    # the fixture's crawler runs no add-on: this worker's Leases, as the add-on installs it
+    leases = Leases(f.crawler)
+    found = f.crawler.get_extension
+    monkeypatch.setattr(
+        f.crawler, "get_extension", lambda cls: leases if cls is Leases else found(cls)
+    )
+    with pytest.raises(DontCloseSpider):
+        f._on_idle()
+    assert asked == []  # nothing finished: nothing to acknowledge
+    # it takes a request of the shared queue and finishes it
+    redis_client.zadd(keys.requests, {b"a request": 0})
+    claimed = leases.take(f.spider, lambda data: Request("http://127.0.0.1:8000/a.html"))
+    assert claimed is not None
+    with pytest.raises(DontCloseSpider):
+        f._on_idle()
+    assert asked == []  # still under way: nothing to acknowledge yet
+    leases.ended(claimed.meta["chinanews_lease"])
+    assert leases.waiting_for_checkpoint == 1
+    with pytest.raises(DontCloseSpider):
+        f._on_idle()
+    assert asked == [True]
