@@ -270,21 +270,29 @@ def death(size: int, seed: int, kill: bool = True) -> Death:
         if kill:
             victim = procs[0][0]
             claimed = keys.claimed("bench-0")
+
+            def places_held() -> int:
+                members = [
+                    m
+                    for k in client.scan_iter(match=f"{prefix}:polite:*:inflight")
+                    for m in client.zrange(k, 0, -1)
+                ]
+                return sum(isinstance(m, bytes) and m.startswith(b"bench-0:") for m in members)
+
+            # a third into the crawl, at a moment it holds requests and downloads some
             deadline = time.monotonic() + 300
-            while len(server.requests) < len(expected) // 3 or not client.hlen(claimed):
+            while (
+                len(server.requests) < len(expected) // 3
+                or not client.hlen(claimed)
+                or not places_held()
+            ):
                 if time.monotonic() > deadline or victim.poll() is not None:
-                    raise SystemExit("worker 0 never held requests a third into the crawl")
+                    raise SystemExit("worker 0 never downloaded a third into the crawl")
                 time.sleep(0.002)
             victim.kill()
             killed = time.monotonic()
             victim.wait()
             result.held = int(client.hlen(claimed))
-            places = list(client.scan_iter(match=f"{prefix}:polite:*:inflight"))
-
-            def places_held() -> int:
-                members = [m for k in places for m in client.zrange(k, 0, -1)]
-                return sum(isinstance(m, bytes) and m.startswith(b"bench-0:") for m in members)
-
             result.places = places_held()
             # Watch, while the others crawl on, for its claims back in the queue and its
             # places in the shared budget freed.
