@@ -502,3 +502,27 @@ def test_an_object_store_that_goes_away_mid_crawl_spools_and_the_next_run_commit
     assert set(keys) == {(i["url"], i["version"]) for i in items}
     assert max(keys.values()) == 1
     assert not list((data / "spool").glob("lake-*.jsonl"))
+
+
+def test_writers_starting_at_once_on_a_new_catalog_all_open_the_table(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Workers of a distributed crawl start together on a new PostgreSQL catalog: each
+    creates the catalog's tables, the namespace and the table, and all but one lose the race
+    (an IntegrityError, a failed commit). Each must find what the winner made; one of three
+    workers used to stop at start with exit code 2."""
+    config = lake_config(
+        {"CHINANEWS_LAKE": str(tmp_path / "lake"), "CHINANEWS_LAKE_CATALOG": postgres_url},
+        tmp_path / "data",
+    )
+    start = threading.Barrier(6)
+
+    def writer(_: int) -> str:
+        start.wait()
+        return str(open_table(open_catalog(config), config).name())
+
+    with ThreadPoolExecutor(6) as pool:
+        names = list(pool.map(writer, range(6)))
+    assert len(set(names)) == 1 and len(names) == 6
+    rows, snapshots = read_table(config)
+    assert rows.num_rows == 0 and snapshots == []

@@ -1,10 +1,11 @@
-"""End to end: three workers share a crawl of the local site (~200 articles) through Redis and
-one PostgreSQL database; one is killed with ``kill -9`` mid-crawl and started again, another
-is stopped with SIGTERM twice (Scrapy's forced, unclean stop). The requests they held come
-back to the others when their leases expire (``chinanews.lease``): at the end every story is
-in the database exactly once and no request stays claimed. Kills included, the workers keep
-together to one politeness budget for the site's host (``chinanews.politeness``): the site's
-server records when it handled each request."""
+"""End to end: three workers share a crawl of the local site (~200 articles) through Redis,
+one PostgreSQL database and one Iceberg lake; one is killed with ``kill -9`` mid-crawl and
+started again, another is stopped with SIGTERM twice (Scrapy's forced, unclean stop). The
+requests they held come back to the others when their leases expire (``chinanews.lease``):
+at the end every story is in the database exactly once, every article version in the lake
+once, and no request stays claimed. Kills included, the workers keep together to one
+politeness budget for the site's host (``chinanews.politeness``): the site's server records
+when it handled each request."""
 
 from __future__ import annotations
 
@@ -123,8 +124,11 @@ def test_workers_killed_mid_crawl_lose_no_story(
 ) -> None:
     local, server = site
 
+    # one Iceberg table for the three workers: a warehouse and a catalog they share
+    lake = {"CHINANEWS_LAKE": str(tmp_path / "lake"), "CHINANEWS_LAKE_CATALOG": postgres_url}
+
     def worker(name: str) -> Worker:
-        return lease_worker(tmp_path, keys.prefix, server.start_url, postgres_url, name)
+        return lease_worker(tmp_path, keys.prefix, server.start_url, postgres_url, name, **lake)
 
     started = time.monotonic()
     w1, w2, w3 = worker("w1"), worker("w2"), worker("w3")
@@ -178,6 +182,13 @@ def test_workers_killed_mid_crawl_lose_no_story(
     stories = Counter(expected[u]["story_id"] for u in urls)
     assert [s for s, n in stories.items() if n > 1] == []
     assert set(stories) == {a["story_id"] for a in expected.values()}
+    # the lake: every story, each article version once
+    from tests.test_e2e_iceberg import lake_config, read_table
+
+    rows, _ = read_table(lake_config(lake, tmp_path / "w3"))
+    versions = Counter(zip(rows["url"].to_pylist(), rows["version"].to_pylist(), strict=True))
+    assert [v for v, n in versions.items() if n > 1] == []
+    assert {expected[u]["story_id"] for u, _ in versions if u in expected} == set(stories)
     # nothing stays claimed, nothing was dead-lettered
     assert redis_client.zcard(keys.leases) == 0
     assert list(redis_client.scan_iter(match=f"{keys.prefix}:claimed:*")) == []

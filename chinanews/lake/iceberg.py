@@ -36,11 +36,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from itemadapter import ItemAdapter
@@ -52,6 +52,8 @@ from twisted.internet.threads import deferToThread
 
 from chinanews.lake.times import SITE_ZONE
 from chinanews.lifecycle import OutputFailed, RunRecord, crawl_run
+
+T = TypeVar("T")
 
 try:  # the lake extra: pip install 'chinanews[lake]'
     import pyarrow as pa
@@ -183,6 +185,27 @@ def s3_properties(settings: Any) -> dict[str, str]:
     return props
 
 
+#: Attempts at a step that several writers starting at once may race on (``_racing``).
+RACE_ATTEMPTS = 5
+
+
+def _racing(step: Callable[[], T]) -> T:
+    """``step()``, again (after a short pause) when it lost a race with another writer doing
+    the same at the same moment: workers of a distributed crawl starting together on a new
+    SQL catalog each create its tables (``CREATE TABLE iceberg_tables``) and the namespace's
+    rows, and all but one meet the database's unique constraint (SQLAlchemy's
+    ``IntegrityError``). The next attempt finds them made."""
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            return step()
+        except Exception as exc:
+            if type(exc).__name__ != "IntegrityError" or attempt == RACE_ATTEMPTS:
+                raise
+            logger.debug("Lake catalog: lost a race with another writer (%s); again", exc)
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
+
+
 def open_catalog(config: LakeConfig) -> Any:
     """The catalog (raises on an unreachable one)."""
     props = {"warehouse": config.warehouse, **config.properties, **config.catalog_properties}
@@ -196,7 +219,7 @@ def open_catalog(config: LakeConfig) -> Any:
         Path(config.catalog_uri.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    return SqlCatalog("chinanews", uri=config.catalog_uri, **props)
+    return _racing(lambda: SqlCatalog("chinanews", uri=config.catalog_uri, **props))
 
 
 def _utc(t: pa.DataType) -> pa.DataType:
@@ -244,13 +267,13 @@ def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None
     """The table, created (with its partitioning) when missing, and its schema evolved to
     hold every column of ``schema`` (a later chinanews that adds a field adds a column: no
     rewrite)."""
-    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError
     from pyiceberg.transforms import DayTransform
 
     schema = schema if schema is not None else table_schema()
     # another writer may create it meanwhile: what we wanted
     with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace_if_not_exists(config.namespace)
+        _racing(lambda: catalog.create_namespace_if_not_exists(config.namespace))
     try:
         table = catalog.load_table(config.table)
     except Exception as exc:  # pyiceberg's NoSuchTableError, or a REST catalog's variant
@@ -269,8 +292,14 @@ def open_table(catalog: Any, config: LakeConfig, schema: pa.Schema | None = None
                 else:
                     spec.add_field("published_at", DayTransform(), "published_day")
             creation.commit_transaction()
-        except TableAlreadyExistsError:
-            pass  # another writer created it meanwhile
+        except Exception as failed:
+            # Another writer may have created it meanwhile (which a catalog says as
+            # TableAlreadyExistsError, as a failed commit, or as its database's
+            # IntegrityError): what we wanted, if the table is there now.
+            try:
+                catalog.load_table(config.table)
+            except Exception:
+                raise failed from None
         table = catalog.load_table(config.table)
     wanted = "dt" if config.partition == "beijing_day" else "published_day"
     if wanted not in {f.name for f in table.spec().fields} and not _warned_partition.get(
