@@ -1,15 +1,16 @@
-"""Distributed crawl benchmark: one worker against two, sharing one crawl through Redis.
+"""Distributed crawl benchmark: one, two and three workers sharing one crawl through Redis,
+the shared politeness budget against its limit, and the cost of a worker's death.
 
-One local site (``--size`` articles) is served by ``python -m chinanews.localsite serve`` in
-its own process and crawled from its home page three times with ``scrapy crawl china_com -a
-render=never``, 16 concurrent requests, no delay, AutoThrottle off (the settings of
-``benchmarks/crawl.py``), each worker with its own data directory (JSONL feed and SQLite
-database, as on its own machine):
+**Scaling.** One local site (``--size`` articles) is served by ``python -m chinanews.localsite
+serve`` in its own process and crawled from its home page with ``scrapy crawl china_com -a
+render=never``, 16 concurrent requests and 16 per host, no delay, AutoThrottle off (the
+settings of ``benchmarks/crawl.py``), the shared politeness budget off, each worker with its
+own data directory (JSONL feed and SQLite database, as on its own machine):
 
 - **plain**: the default single-process crawl (Scrapy's scheduler, SQLite index), for the
   cost of going through Redis;
-- **1 worker**: distributed mode (``-s CHINANEWS_DISTRIBUTED=1``), one worker;
-- **2 workers**: distributed mode, two workers started at the same moment.
+- **1 worker**, **2 workers**, **3 workers**: distributed mode (``-s
+  CHINANEWS_DISTRIBUTED=1``), the workers started at the same moment.
 
 Every run of distributed mode has a key prefix of its own, deleted afterwards; workers stop
 ``CHINANEWS_IDLE_TIMEOUT`` (2 s) after the frontier empties. Figures per run: articles,
@@ -18,6 +19,15 @@ moment: its finish time less its idle wait, so neither the interpreter's start n
 idle wait counts) and articles per second over it, the wall time of the processes, and CPU
 seconds of each worker (``os.wait4``), of the site's server and of redis-server over the
 run. Target: two workers at least 1.7x one.
+
+**The budget on.** One, two and three workers with ``DOWNLOAD_DELAY=0.05`` and 2 per host
+(``benchmarks.politeness.crawl``): the rate at the site's server against the 20 requests a
+second the settings mean, the most in flight, Redis round trips per request.
+
+**A worker's death.** Three workers with the same polite settings and a 5 s lease; worker 0
+is killed with SIGKILL a third into the crawl while it downloads, and not started again:
+the time until its claimed requests are back in the queue and its politeness places free,
+the requests at the server against the same crawl without a death, the pages fetched twice.
 
 Prints a Markdown section; ``--write`` replaces the ``distributed`` section of
 docs/benchmarks.md.
