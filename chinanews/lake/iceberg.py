@@ -194,12 +194,14 @@ def _racing(step: Callable[[], T]) -> T:
     the same at the same moment: workers of a distributed crawl starting together on a new
     SQL catalog each create its tables (``CREATE TABLE iceberg_tables``) and the namespace's
     rows, and all but one meet the database's unique constraint (SQLAlchemy's
-    ``IntegrityError``). The next attempt finds them made."""
+    ``IntegrityError``) or PostgreSQL's "type … already exists" (a ``ProgrammingError``).
+    The next attempt finds them made."""
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
             return step()
         except Exception as exc:
-            if type(exc).__name__ != "IntegrityError" or attempt == RACE_ATTEMPTS:
+            lost = type(exc).__name__ == "IntegrityError" or "already exists" in str(exc)
+            if not lost or attempt == RACE_ATTEMPTS:
                 raise
             logger.debug("Lake catalog: lost a race with another writer (%s); again", exc)
             time.sleep(0.1 * attempt)
