@@ -16,7 +16,7 @@
 Prints a Markdown section; ``--write`` replaces the ``politeness`` section of
 docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks.politeness --write
+    .venv/bin/python benchmarks/politeness.py --write
 """
 
 from __future__ import annotations

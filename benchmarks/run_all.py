@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "lake": ["benchmarks/lake.py"],
     "render": ["benchmarks/render.py"],
     "distributed": ["benchmarks/distributed.py"],
+    "politeness": ["benchmarks/politeness.py"],
     "crawl": ["benchmarks/crawl.py", "--long-size", "92000"],
     "checkpoints": ["benchmarks/checkpoints.py", "--size", "3000", "--rounds", "3"],
     "incremental": ["benchmarks/incremental_crawl.py", "--size", "2000", "--before", "98ff36b"],
