@@ -34,6 +34,7 @@ from scrapy.crawler import Crawler
 from chinanews import signals as signals_ours
 from chinanews.dedup.near import MinHashIndex, RedisNearDuplicateIndex
 from chinanews.outputs import JsonLines, beside_output, path_safe, resumed
+from chinanews.sqlite_wal import enable_wal
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +408,7 @@ class ArticleIndex(BufferedIndex):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.db, timeout=5.0)  # sqlite3.connect's own busy timeout
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self._migrate()

@@ -44,6 +44,12 @@ Keys (``<prefix>`` is ``CHINANEWS_REDIS_PREFIX``)::
     <prefix>:polite:<slot>:next      the slot's next allowed start (string, ms)
     <prefix>:throttle                AutoThrottle's delay per slot, seconds (hash)
     <prefix>:dead_workers            read: workers whose leases were reclaimed (chinanews.lease)
+    <prefix>:polite:<slot>:waiting   workers waiting for a place, by first ask (sorted set)
+    <prefix>:polite:<slot>:waiting_until  the time (ms) by which each must ask again (hash)
+
+Workers take turns: one that finds the slot full joins its waiting list, and a free place
+goes to the worker that has waited longest (a give-back riding on the same worker's next
+take would otherwise let a busy worker keep its places for good).
 
 ``BrowserBudget`` makes the browser's own requests (scripts, styles, data a rendered page
 fetches through scrapy-playwright's route) take places in the same budget.
@@ -85,26 +91,30 @@ GRACE = 10.0
 
 # One script gives places back and takes one, so that a worker's give-back rides on its next
 # take (one round trip for both; ``Budget.give_back``).
-# KEYS: inflight, next, throttle, dead workers (``chinanews.lease``).
+# KEYS: inflight, next, throttle, dead workers (``chinanews.lease``), waiting, waiting's
+# deadlines.
 # ARGV: [1] token to take ('' to only give back), [2] delay factor (the jitter drawn), [3]
 # delay ms (the configured one, or AutoThrottle's start delay), [4] concurrency, [5] slot
 # name (the throttle hash field, '' without AutoThrottle), [6] place lifetime ms, [7..10]
-# AutoThrottle's target concurrency, min, max and start delay (s), then one triple per place
-# given back: token, latency s ('' not to move the delay), '1' when the answer was a 200.
+# AutoThrottle's target concurrency, min, max and start delay (s), [11] the worker, then one
+# triple per place given back: token, latency s ('' not to move the delay), '1' when the
+# answer was a 200.
 # Giving back: AutoThrottle's rule, target = latency / concurrency; new = max(target,
 # (old + target) / 2) within [min, max]; not lowered by a non-200 answer.
 # Taking: expired places are dropped, and, when the slot is full, those of workers whose
 # leases were reclaimed (a dead worker's places come back with its requests); then when
-# fewer than the concurrency are taken, a place is taken and its start *reserved*: the later
-# of now and the slot's next allowed time, which moves on by the delay. The slot's next
-# allowed time is kept 10 minutes past its use.
+# fewer than the concurrency are taken, and no other worker has waited longer (``waiting``,
+# by first ask; a waiter that has not asked again by its deadline is dropped), a place is
+# taken and its start *reserved*: the later of now and the slot's next allowed time, which
+# moves on by the delay. Else the worker joins the waiting workers. The slot's next allowed
+# time and its waiting list are kept 10 minutes past their use.
 # Returns {1, ms to wait before starting, delay} when a place is taken; {0, ms until the
 # next allowed start, delay} when the slot is full (no request can start before it anyway);
 # {2, 0, delay} when only giving back. delay: the slot's shared AutoThrottle delay, s, or -1.
 TAKE = """
 local shared = -1
 if ARGV[5] ~= '' then shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '') or -1 end
-for i = 11, #ARGV, 3 do
+for i = 12, #ARGV, 3 do
   redis.call('ZREM', KEYS[1], ARGV[i])
   if ARGV[5] ~= '' and ARGV[i + 1] ~= '' then
     local old = shared
@@ -133,7 +143,24 @@ if taken >= tonumber(ARGV[4]) and redis.call('SCARD', KEYS[4]) > 0 then
   end
 end
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
-if taken >= tonumber(ARGV[4]) then return {0, math.max(0, nxt - now), tostring(shared)} end
+local function wait()
+  local ms = math.max(0, nxt - now)
+  redis.call('ZADD', KEYS[5], 'NX', now, ARGV[11])
+  redis.call('HSET', KEYS[6], ARGV[11], now + ms + 1000)
+  redis.call('PEXPIRE', KEYS[5], 600000)
+  redis.call('PEXPIRE', KEYS[6], 600000)
+  return {0, ms, tostring(shared)}
+end
+if taken >= tonumber(ARGV[4]) then return wait() end
+while true do
+  local first = redis.call('ZRANGE', KEYS[5], 0, 0)[1]
+  if not first or first == ARGV[11] then break end
+  if tonumber(redis.call('HGET', KEYS[6], first) or '0') >= now then return wait() end
+  redis.call('ZREM', KEYS[5], first)
+  redis.call('HDEL', KEYS[6], first)
+end
+redis.call('ZREM', KEYS[5], ARGV[11])
+redis.call('HDEL', KEYS[6], ARGV[11])
 local delay = tonumber(ARGV[3])
 if shared >= 0 then delay = shared * 1000 end
 delay = math.floor(delay * tonumber(ARGV[2]))
@@ -253,6 +280,11 @@ class Budget:
     def keys(self, slot: str) -> tuple[str, str]:
         return f"{self.prefix}:polite:{slot}:inflight", f"{self.prefix}:polite:{slot}:next"
 
+    def waiting_keys(self, slot: str) -> tuple[str, str]:
+        """The workers waiting for a place in ``slot`` (by first ask) and their deadlines."""
+        base = f"{self.prefix}:polite:{slot}"
+        return f"{base}:waiting", f"{base}:waiting_until"
+
     async def _query(
         self, slot: str, take: list[Any], gives: list[_Give]
     ) -> tuple[int, int, float]:
@@ -273,12 +305,20 @@ class Budget:
             ]
         else:
             args += ["", "", "", ""]
+        args.append(self.worker)
         for give in gives:
             adjust = give.throttle is not None and give.latency is not None
             args += [give.token, repr(give.latency) if adjust else "", "1" if give.ok else "0"]
         self.round_trips += 1
         granted, ms, delay = await self._take(
-            keys=[inflight, nxt, self.throttle_key, self.dead_workers_key], args=args
+            keys=[
+                inflight,
+                nxt,
+                self.throttle_key,
+                self.dead_workers_key,
+                *self.waiting_keys(slot),
+            ],
+            args=args,
         )
         return int(granted), int(ms), float(delay)
 

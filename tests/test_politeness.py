@@ -122,12 +122,13 @@ def test_the_next_start_is_the_delay_times_the_factor_after_this_one(
     prefix: str, redis_client: Any, factor: float
 ) -> None:
     inflight, nxt = f"{prefix}:polite:{SLOT}:inflight", f"{prefix}:polite:{SLOT}:next"
-    keys = [inflight, nxt, f"{prefix}:throttle", f"{prefix}:dead_workers"]
+    waiting = [f"{prefix}:polite:{SLOT}:waiting", f"{prefix}:polite:{SLOT}:waiting_until"]
+    keys = [inflight, nxt, f"{prefix}:throttle", f"{prefix}:dead_workers", *waiting]
     no_throttle = ["", "", "", ""]
 
     def acquire(token: str) -> list[Any]:
         return redis_client.eval(
-            TAKE, 4, *keys, token, repr(factor), 1000, 4, "", 60_000, *no_throttle
+            TAKE, 6, *keys, token, repr(factor), 1000, 4, "", 60_000, *no_throttle, "w0"
         )
 
     granted, wait, _ = acquire("a")
@@ -338,3 +339,35 @@ def test_a_carried_give_back_moves_the_shared_autothrottle_delay(prefix: str) ->
     assert carried == 1 and round_trips == 2
     # AutoThrottle's rule from the start delay: target 0.1, max(0.1, (0.05 + 0.1) / 2)
     assert delay == pytest.approx(0.1)
+
+
+def test_a_worker_that_gives_a_place_back_does_not_keep_it_from_a_worker_waiting_longer(
+    prefix: str,
+) -> None:
+    """Worker a's give-back rides on its next take, in one script: without the waiting list
+    a worker whose requests queue for the host would keep its place for good, and b, which
+    only polls, would starve (b's robots.txt waited out a whole crawl in an e2e test)."""
+    limits = Limits(delay=0.0, jitter=0.0, concurrency=1)
+    order: list[str] = []
+
+    async def one(budget: Budget, name: str) -> None:
+        token, _ = await budget.acquire(SLOT, limits, lifetime=10)
+        order.append(name)
+        await asyncio.sleep(0.01)
+        budget.give_back(SLOT, token)
+
+    async def body(budgets: list[Budget]) -> None:
+        a, b = budgets
+
+        async def all_of_a() -> None:
+            await asyncio.gather(*(one(a, "a") for _ in range(8)))
+
+        of_a = asyncio.create_task(all_of_a())
+        await asyncio.sleep(0.005)  # a holds the place, its other requests queue behind it
+        await asyncio.gather(of_a, *(one(b, "b") for _ in range(2)))
+        await asyncio.sleep(0.05)
+
+    with_budgets(prefix, 2, body)
+    assert len(order) == 10
+    # b has its first place as soon as a gives one back after b asked, not after a's eight
+    assert order.index("b") <= 2, order

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chinanews.items import ARTICLE_FIELDS
+from chinanews.sqlite_wal import enable_wal
 from chinanews.storage.schema import migrate, transaction
 from chinanews.storage.url import DatabaseURL
 from chinanews.urls import article_ref
@@ -303,7 +304,7 @@ class SQLiteStore(Store):
         conn = sqlite3.connect(
             path, timeout=self.connect_timeout, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(conn, self.connect_timeout)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
