@@ -47,9 +47,9 @@ Keys (``<prefix>`` is ``CHINANEWS_REDIS_PREFIX``)::
     <prefix>:polite:<slot>:waiting   workers waiting for a place, by first ask (sorted set)
     <prefix>:polite:<slot>:waiting_until  the time (ms) by which each must ask again (hash)
 
-Workers take turns: one that finds the slot full joins its waiting list, and a free place
-goes to the worker that has waited longest (a give-back riding on the same worker's next
-take would otherwise let a busy worker keep its places for good).
+Workers take turns: one that finds the slot full joins its waiting list, and once it has
+waited ``PATIENCE`` a free place goes to it first (a give-back riding on the same worker's
+next take would otherwise let a busy worker keep its places for good).
 
 ``BrowserBudget`` makes the browser's own requests (scripts, styles, data a rendered page
 fetches through scrapy-playwright's route) take places in the same budget.
@@ -88,6 +88,9 @@ META = "chinanews_polite"
 POLL = 0.02
 #: Seconds a place outlives its request's download timeout before it expires.
 GRACE = 10.0
+#: Seconds a worker waits for a place before the host's places go to it first (the waiting
+#: list: workers take turns without leaving a place idle while the host turns them fast).
+PATIENCE = 0.2
 
 # One script gives places back and takes one, so that a worker's give-back rides on its next
 # take (one round trip for both; ``Budget.give_back``).
@@ -106,12 +109,14 @@ GRACE = 10.0
 # fewer than the concurrency are taken, and no other worker has waited longer (``waiting``,
 # by first ask; a waiter that has not asked again by its deadline is dropped), a place is
 # taken and its start *reserved*: the later of now and the slot's next allowed time, which
-# moves on by the delay. Else the worker joins the waiting workers. The slot's next allowed
-# time and its waiting list are kept 10 minutes past their use.
+# moves on by the delay. Else the worker joins the waiting workers. The worker that has waited
+# longest goes first only once it has waited PATIENCE ms. The slot's next allowed time and
+# its waiting list are kept 10 minutes past their use.
 # Returns {1, ms to wait before starting, delay} when a place is taken; {0, ms until the
 # next allowed start, delay} when the slot is full (no request can start before it anyway);
 # {2, 0, delay} when only giving back. delay: the slot's shared AutoThrottle delay, s, or -1.
 TAKE = """
+local PATIENCE = {patience_ms}
 local shared = -1
 if ARGV[5] ~= '' then shared = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '') or -1 end
 for i = 12, #ARGV, 3 do
@@ -155,7 +160,12 @@ if taken >= tonumber(ARGV[4]) then return wait() end
 while true do
   local first = redis.call('ZRANGE', KEYS[5], 0, 0)[1]
   if not first or first == ARGV[11] then break end
-  if tonumber(redis.call('HGET', KEYS[6], first) or '0') >= now then return wait() end
+  if tonumber(redis.call('HGET', KEYS[6], first) or '0') >= now then
+    -- someone else waits: it goes first once it has waited PATIENCE ms (before that, a
+    -- place that comes back goes on at once: no gap while the waiter's poll comes)
+    if now - tonumber(redis.call('ZSCORE', KEYS[5], first)) >= PATIENCE then return wait() end
+    break
+  end
   redis.call('ZREM', KEYS[5], first)
   redis.call('HDEL', KEYS[6], first)
 end
@@ -170,7 +180,7 @@ redis.call('ZADD', KEYS[1], now + life, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], life)
 redis.call('SET', KEYS[2], start + delay, 'PX', delay + 600000)
 return {1, start - now, tostring(shared)}
-"""
+""".replace("{patience_ms}", str(int(PATIENCE * 1000)))
 
 
 def jitter_factor(jitter: float) -> float:

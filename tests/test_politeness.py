@@ -16,6 +16,7 @@ from scrapy.settings import Settings
 
 from chinanews.distributed import Keys, reset
 from chinanews.politeness import (
+    PATIENCE,
     PRIORITY,
     TAKE,
     Budget,
@@ -346,21 +347,23 @@ def test_a_worker_that_gives_a_place_back_does_not_keep_it_from_a_worker_waiting
 ) -> None:
     """Worker a's give-back rides on its next take, in one script: without the waiting list
     a worker whose requests queue for the host would keep its place for good, and b, which
-    only polls, would starve (b's robots.txt waited out a whole crawl in an e2e test)."""
+    only polls, would starve (b's robots.txt waited out a whole crawl in an e2e test). Once b
+    has waited ``PATIENCE``, the next place a gives back goes to b."""
     limits = Limits(delay=0.0, jitter=0.0, concurrency=1)
+    hold = 0.03
     order: list[str] = []
 
     async def one(budget: Budget, name: str) -> None:
         token, _ = await budget.acquire(SLOT, limits, lifetime=10)
         order.append(name)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(hold)
         budget.give_back(SLOT, token)
 
     async def body(budgets: list[Budget]) -> None:
         a, b = budgets
 
         async def all_of_a() -> None:
-            await asyncio.gather(*(one(a, "a") for _ in range(8)))
+            await asyncio.gather(*(one(a, "a") for _ in range(16)))
 
         of_a = asyncio.create_task(all_of_a())
         await asyncio.sleep(0.005)  # a holds the place, its other requests queue behind it
@@ -368,6 +371,7 @@ def test_a_worker_that_gives_a_place_back_does_not_keep_it_from_a_worker_waiting
         await asyncio.sleep(0.05)
 
     with_budgets(prefix, 2, body)
-    assert len(order) == 10
-    # b has its first place as soon as a gives one back after b asked, not after a's eight
-    assert order.index("b") <= 2, order
+    assert len(order) == 18
+    # b's first place comes once it has waited PATIENCE (about 7 of a's 30 ms turns), not
+    # after a's sixteen
+    assert order.index("b") <= PATIENCE / hold + 3, order
