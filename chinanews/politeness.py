@@ -469,7 +469,10 @@ class Budget:
                 self._send_soon(slot)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.aclose()
+        try:
+            await self.client.aclose()
+        except redis.RedisError as exc:  # Redis gone: nothing left to close cleanly
+            logger.warning("Could not close the shared budget's Redis client: %r", exc)
 
     async def shared_delay(self, slot: str) -> float | None:
         value = await self.client.hget(self.throttle_key, slot)
