@@ -359,11 +359,17 @@ def death_section(args: argparse.Namespace, baseline: Death, dead: Death) -> str
         "",
         f"Worker 0 held {dead.held} claimed requests when it died; they were back in the "
         f"queue **{dead.back_s:.1f} s** after the kill (the lease, {DEATH_LEASE:g} s, expires; "
-        "the next heartbeat of a live worker, every third of it, puts them back), and the "
-        f"{dead.places} places it held in the shared budget were free {dead.places_s:.1f} s "
-        "after it (the first "
-        "query to find the host full once the lease was reclaimed drops them; without that "
-        "they would last the download timeout plus 10 s). The death cost "
+        "the next heartbeat of a live worker, every third of it, puts them back), and "
+        + (
+            f"the {dead.places} places it held in the shared budget were free "
+            f"{dead.places_s:.1f} s after it (the first query to find the host full once the "
+            "lease was reclaimed drops them; without that they would last the download "
+            "timeout plus 10 s). "
+            if dead.places
+            else "it held no place in the shared budget when it died (its last give-back had "
+            "reached Redis). "
+        )
+        + "The death cost "
         f"{dead.requests - baseline.requests:+,} requests at the server against the baseline: "
         "the requests the dead worker had taken, fetched again by the others, and the "
         "articles it had fetched since its last checkpoint, whose claims it never "
