@@ -292,8 +292,13 @@ def test_the_fault_killed_the_run_between_outputs_and_index(fault: dict[str, Any
     # the outputs hold the second checkpoint's articles; the index only the first's
     assert len(fault["dead_feed"]) >= 30
     assert fault["indexed"] == record["committed"] < len(fault["dead_feed"])
-    # the database committed (at least) what both checkpoints covered before the kill
-    assert len(set(fault["urls_after_kill"]) & {i["url"] for i in fault["dead_feed"]}) >= 30
+    # The database committed what both checkpoints covered before the kill: more than the
+    # index, which only the first committed. (Not "30": a checkpoint comes every 15 items
+    # scraped *or dropped as duplicates*, and a duplicate is in neither the feed nor the
+    # database: the full suite once saw 29.)
+    in_database = set(fault["urls_after_kill"]) & {i["url"] for i in fault["dead_feed"]}
+    assert len(in_database) > fault["indexed"]
+    assert len(in_database) >= 2 * 15 - 5
 
 
 def test_the_next_run_recovers_and_emits_nothing_twice(fault: dict[str, Any]) -> None:
