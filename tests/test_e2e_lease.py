@@ -42,11 +42,17 @@ def site(sentinel: Any) -> Iterator[tuple[LocalSite, Any]]:
         yield local, server
 
 
+def own_lease_keys(client: Any, name: str) -> Iterator[LeaseKeys]:
+    """Lease keys under a prefix of the test's own (``name``); every key under it is deleted
+    afterwards."""
+    k = Keys(f"chinanews-test:{name}:{uuid.uuid4().hex[:12]}")
+    yield LeaseKeys(k.prefix)
+    reset(client, k)
+
+
 @pytest.fixture
 def keys(redis_client: Any) -> Iterator[LeaseKeys]:
-    k = Keys(f"chinanews-test:e2e-lease:{uuid.uuid4().hex[:12]}")
-    yield LeaseKeys(k.prefix)
-    reset(redis_client, k)
+    yield from own_lease_keys(redis_client, "e2e-lease")
 
 
 def claimed(client: Any, keys: LeaseKeys, worker: str) -> int:

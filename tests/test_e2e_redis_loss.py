@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chinanews.distributed import Keys, reset
 from chinanews.lease import EXIT_REDIS_LOST, LeaseKeys
 from chinanews.localsite import LocalSite, serve
 from tests.conftest import REDIS_URL, outside_base
@@ -30,6 +28,7 @@ from tests.test_e2e_lease import (
     LEASE_SECONDS,
     claimed,
     lease_worker,
+    own_lease_keys,
     polite_host,
     reclaimed,
     wait_until,
@@ -79,9 +78,7 @@ def site(sentinel: Any) -> Iterator[tuple[LocalSite, Any]]:
 
 @pytest.fixture
 def keys(redis_client: Any) -> Iterator[LeaseKeys]:
-    k = Keys(f"chinanews-test:e2e-redis-loss:{uuid.uuid4().hex[:12]}")
-    yield LeaseKeys(k.prefix)
-    reset(redis_client, k)
+    yield from own_lease_keys(redis_client, "e2e-redis-loss")
 
 
 @pytest.fixture
